@@ -1,0 +1,179 @@
+"""The one table of ``CLOUDCOLLECT_*`` settings and the frozen ``Settings`` built from it.
+
+Unknown ``CLOUDCOLLECT_*`` keys and values of the wrong type are a ConfigError that names
+the key (with the closest known key for a typo). Nothing here imports Flask or boto3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+from .keys import normalize_prefix
+
+PREFIX = "CLOUDCOLLECT_"
+
+HeaderRule = tuple[str, dict[str, str]]
+
+
+def _setting(default: Any, kind: str, doc: str) -> Any:
+    """A Settings field: its default, its kind (how config values are checked), its meaning."""
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=dict, metadata={"kind": kind, "doc": doc})
+    return dataclasses.field(default=default, metadata={"kind": kind, "doc": doc})
+
+
+STORAGE_CHOICES = ("s3", "filesystem", "memory")
+ADDRESSING_STYLES = ("auto", "path", "virtual")
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings: the one table of every ``CLOUDCOLLECT_<FIELD>`` key.
+
+    Field ``bucket`` is config key ``CLOUDCOLLECT_BUCKET``, and so on. Kinds: ``str``,
+    ``str?`` (may be None), ``bool``, ``int``, ``globs`` (list of glob strings), ``rules``
+    (list of (glob, {header: value})), ``map`` (dict of str to str).
+    """
+
+    storage: str = _setting("s3", "str", "Backend: s3, filesystem, memory, or 'module:Class'.")
+    bucket: str | None = _setting(None, "str?", "Bucket name (required for s3).")
+    prefix: str = _setting("", "str", "Key prefix, normalised to end in '/'.")
+    endpoint_url: str | None = _setting(None, "str?", "S3-compatible endpoint URL.")
+    region: str | None = _setting(None, "str?", "Region; the AWS default chain when unset.")
+    addressing_style: str = _setting("auto", "str", "auto, path or virtual.")
+    profile: str | None = _setting(None, "str?", "Named AWS profile for credentials.")
+    ca_bundle: str | None = _setting(None, "str?", "CA bundle for the endpoint's TLS.")
+    root: str | None = _setting(None, "str?", "Target directory of the filesystem storage.")
+    serve_from_bucket: bool = _setting(False, "bool", "url_for('static') returns bucket URLs.")
+    base_url: str | None = _setting(None, "str?", "Public base URL (CDN); derived if unset.")
+    include: tuple[str, ...] = _setting((), "globs", "Only keys matching these globs.")
+    exclude: tuple[str, ...] = _setting((), "globs", "Keys matching these globs are skipped.")
+    workers: int = _setting(16, "int", "Parallel transfers and hashing threads.")
+    headers: tuple[HeaderRule, ...] = _setting((), "rules", "Ordered header rules.")
+    cache_control: str | None = _setting("public, max-age=3600", "str?", "Default Cache-Control.")
+    mime_types: Mapping[str, str] = _setting({}, "map", "{'.ext': 'type/subtype'} overrides.")
+    acl: str | None = _setting(None, "str?", "Canned ACL, only for legacy ACL buckets.")
+    delete: bool = _setting(False, "bool", "Remove objects under the prefix with no source.")
+    max_delete: int = _setting(1000, "int", "Refuse (exit 4) to delete more objects.")
+    multipart_threshold: int = _setting(64 * MIB, "int", "Files above this use multipart.")
+    multipart_chunksize: int = _setting(16 * MIB, "int", "Multipart part size (min 5 MiB).")
+    trust_etag: bool = _setting(True, "bool", "Trust plain-MD5 ETags (off for SSE-KMS).")
+    max_attempts: int = _setting(5, "int", "Attempts per request, the first included.")
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` (Settings field names) validated and applied."""
+        raw = {f"{PREFIX}{name.upper()}": value for name, value in changes.items()}
+        return _checked(dataclasses.replace(self, **_converted(raw)))
+
+
+def settings_from_config(config: Mapping[str, Any]) -> Settings:
+    """Build Settings from a Flask config (or any mapping); other keys are ignored."""
+    ours = {key: value for key, value in config.items() if key.startswith(PREFIX)}
+    return _checked(Settings(**_converted(ours)))
+
+
+def config_keys() -> dict[str, dataclasses.Field[Any]]:
+    """Map every ``CLOUDCOLLECT_*`` key to its Settings field (default, kind, doc)."""
+    return {PREFIX + field.name.upper(): field for field in dataclasses.fields(Settings)}
+
+
+def _converted(config: Mapping[str, Any]) -> dict[str, Any]:
+    known = config_keys()
+    values: dict[str, Any] = {}
+    for key, value in config.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"unknown setting {key}{hint}", key=key)
+        values[known[key].name] = _convert(key, known[key].metadata["kind"], value)
+    return values
+
+
+def _convert(key: str, kind: str, value: Any) -> Any:
+    if kind == "str?" and value is None:
+        return None
+    if kind in ("str", "str?"):
+        _expect(isinstance(value, str), key, "a string", value)
+        return value
+    if kind == "bool":
+        _expect(isinstance(value, bool), key, "True or False", value)
+        return value
+    if kind == "int":
+        _expect(isinstance(value, int) and not isinstance(value, bool), key, "an int", value)
+        return value
+    if kind == "globs":
+        _expect(
+            isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value),
+            key,
+            "a list of glob strings",
+            value,
+        )
+        return tuple(value)
+    if kind == "map":
+        _expect(_is_str_map(value), key, "a dict of str to str", value)
+        return dict(value)
+    return _convert_rules(key, value)
+
+
+def _convert_rules(key: str, value: Any) -> tuple[HeaderRule, ...]:
+    _expect(isinstance(value, (list, tuple)), key, "a list of (glob, {header: value})", value)
+    rules: list[HeaderRule] = []
+    for rule in value:
+        ok = (
+            isinstance(rule, (list, tuple))
+            and len(rule) == 2
+            and isinstance(rule[0], str)
+            and _is_str_map(rule[1])
+        )
+        _expect(ok, key, "a list of (glob, {header: value})", rule)
+        rules.append((rule[0], dict(rule[1])))
+    return tuple(rules)
+
+
+def _is_str_map(value: Any) -> bool:
+    return isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def _expect(condition: bool, key: str, wanted: str, value: Any) -> None:
+    if not condition:
+        raise ConfigError(f"{key} must be {wanted}, got {type(value).__name__}", key=key)
+
+
+def _checked(settings: Settings) -> Settings:
+    def fail(name: str, message: str) -> None:
+        raise ConfigError(f"{PREFIX}{name} {message}", key=PREFIX + name)
+
+    if settings.storage not in STORAGE_CHOICES and ":" not in settings.storage:
+        fail("STORAGE", f"must be one of {', '.join(STORAGE_CHOICES)} or 'module:Class'")
+    if settings.addressing_style not in ADDRESSING_STYLES:
+        fail("ADDRESSING_STYLE", f"must be one of {', '.join(ADDRESSING_STYLES)}")
+    if settings.workers < 1:
+        fail("WORKERS", "must be at least 1")
+    if settings.max_delete < 0:
+        fail("MAX_DELETE", "must be 0 or more")
+    if settings.max_attempts < 1:
+        fail("MAX_ATTEMPTS", "must be at least 1")
+    if settings.multipart_chunksize < 5 * 1024 * 1024:
+        fail("MULTIPART_CHUNKSIZE", "must be at least 5 MiB (5242880)")
+    if settings.multipart_threshold < 1:
+        fail("MULTIPART_THRESHOLD", "must be at least 1")
+    for ext in settings.mime_types:
+        if not ext.startswith("."):
+            fail("MIME_TYPES", f"keys must be extensions starting with '.', got {ext!r}")
+    return dataclasses.replace(settings, prefix=normalize_prefix(settings.prefix))
+
+
+def require(settings: Settings, name: str) -> Any:
+    """Return setting ``name`` (a field name) or raise ConfigError when it is unset."""
+    value = getattr(settings, name)
+    if value in (None, ""):
+        raise ConfigError(f"{PREFIX}{name.upper()} is required", key=PREFIX + name.upper())
+    return value

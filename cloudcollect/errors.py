@@ -1,0 +1,85 @@
+"""Errors raised by cloudcollect; each knows the exit code the CLI turns it into.
+
+::
+
+    CloudCollectError                 exit 1  base class
+    ├── ConfigError                   exit 2  bad or unknown CLOUDCOLLECT_* setting, bad option
+    ├── InvalidKeyError               exit 2  a file name that cannot become a safe object key
+    ├── StorageError                  exit 1  a request failed after retries (key, code, id)
+    │   └── FatalStorageError         exit 3  nothing more can succeed: bucket missing,
+    │                                         credentials, access denied, ACL rejected
+    ├── DeletionRefused               exit 4  a safety guard refused to delete
+    └── Interrupted                   130/143 SIGINT / SIGTERM
+
+Messages name the bucket, key, error code and request id; never credentials or headers.
+"""
+
+from __future__ import annotations
+
+
+class CloudCollectError(Exception):
+    """Base class of every error cloudcollect raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(CloudCollectError):
+    """A setting or option is unknown, of the wrong type or inconsistent."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class InvalidKeyError(CloudCollectError):
+    """A path cannot be turned into a safe object key (``..``, ``\\``, too long...)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class StorageError(CloudCollectError):
+    """A storage request failed; ``code`` is the service's error code when there is one."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        retries: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.code = code
+        self.request_id = request_id
+        self.retries = retries
+
+
+class FatalStorageError(StorageError):
+    """A failure that no other request can get past (missing bucket, bad credentials...)."""
+
+    exit_code = 3
+
+
+class DeletionRefused(CloudCollectError):
+    """A safety guard refused to delete (empty source set, missing folder, max-delete)."""
+
+    exit_code = 4
+
+
+class Interrupted(CloudCollectError):
+    """The run was stopped by a signal; ``exit_code`` is 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by signal {signum}")
+        self.signum = signum
+        self.exit_code = 128 + signum

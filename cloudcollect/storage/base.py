@@ -1,0 +1,86 @@
+"""The storage protocol: what every backend (s3, filesystem, memory, yours) provides.
+
+The docstrings below are the specification; ``tests/test_storage_contract.py`` runs the
+same checks against every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol, runtime_checkable
+
+#: User-metadata name under which every backend records the hex MD5 of the content.
+MD5_METADATA = "cloudcollect-md5"
+
+
+@dataclass(frozen=True)
+class RemoteObject:
+    """One stored object as a listing or a HEAD sees it.
+
+    ``md5`` is the hex MD5 of the content when the backend knows it for sure (a plain
+    single-part ETag, or the MD5 recorded at upload); ``None`` means "unknown", never
+    "empty". ``headers`` holds the object's HTTP headers (Content-Type, Cache-Control...)
+    when the backend read them (a HEAD); a listing leaves it empty.
+    """
+
+    key: str
+    size: int
+    md5: str | None = None
+    etag: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeleteFailure:
+    """A key that a delete request did not remove, with the service's error code."""
+
+    key: str
+    code: str
+    message: str = ""
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Where collected files go. Methods may be called from several threads at once."""
+
+    def check(self) -> None:
+        """Verify that the target exists and is reachable, before any write.
+
+        Raises FatalStorageError (bucket or root missing, credentials rejected, access
+        denied). Never creates the target.
+        """
+
+    def list(self, prefix: str) -> Iterator[RemoteObject]:
+        """Yield every object whose key starts with ``prefix`` (``""`` = everything).
+
+        ``prefix`` is matched as a plain string: callers pass a normalised prefix ending
+        in ``/``. Order is unspecified. An empty target yields nothing.
+        """
+
+    def head(self, key: str) -> RemoteObject | None:
+        """Return the object at ``key`` with its headers and recorded MD5, or ``None``."""
+
+    def put(
+        self, key: str, file: BinaryIO, size: int, md5: str, headers: Mapping[str, str]
+    ) -> None:
+        """Store ``size`` bytes read from ``file`` (at its start) under ``key``.
+
+        The content is streamed, never read whole into memory. ``md5`` is the hex MD5
+        of those bytes: the backend sends it for verification where it can and records
+        it so that ``head``/``list`` report it. ``headers`` are HTTP headers
+        (Content-Type, Cache-Control, Content-Encoding...). An existing object is
+        replaced. On failure nothing partial is left under ``key``.
+        """
+
+    def delete(self, keys: Sequence[str]) -> list[DeleteFailure]:
+        """Delete ``keys``; return the ones that could not be deleted.
+
+        Deleting a key that does not exist is a no-op, not a failure.
+        """
+
+    def public_url(self, key: str) -> str:
+        """Return the URL at which ``key`` is served (``key`` is percent-encoded)."""
+
+    def close(self) -> None:
+        """Release connections and other resources. Safe to call twice."""

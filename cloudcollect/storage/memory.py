@@ -1,0 +1,85 @@
+"""A public in-memory storage, for your tests and ours.
+
+``MemoryStorage().objects`` maps keys to :class:`StoredObject` so tests can assert on what
+was published; ``requests`` records every call (``("put", key)``...) in order.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from ..baseurl import object_url
+from ..errors import StorageError
+from ..hashing import md5_of_stream
+from .base import DeleteFailure, RemoteObject
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object held by MemoryStorage."""
+
+    data: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    md5: str = ""
+
+
+class MemoryStorage:
+    """Keeps objects in a dict; thread-safe; verifies the MD5 of what it receives."""
+
+    def __init__(self, base_url: str = "memory://bucket/") -> None:
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.objects: dict[str, StoredObject] = {}
+        self.requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def _record(self, operation: str, key: str) -> None:
+        with self._lock:
+            self.requests.append((operation, key))
+
+    def check(self) -> None:
+        """Always reachable."""
+
+    def list(self, prefix: str) -> Iterator[RemoteObject]:
+        self._record("list", prefix)
+        with self._lock:
+            items = [(k, v) for k, v in self.objects.items() if k.startswith(prefix)]
+        for key, stored in items:
+            yield RemoteObject(key, len(stored.data), md5=stored.md5, etag=stored.md5)
+
+    def head(self, key: str) -> RemoteObject | None:
+        self._record("head", key)
+        with self._lock:
+            stored = self.objects.get(key)
+        if stored is None:
+            return None
+        return RemoteObject(
+            key, len(stored.data), md5=stored.md5, etag=stored.md5, headers=dict(stored.headers)
+        )
+
+    def put(
+        self, key: str, file: BinaryIO, size: int, md5: str, headers: Mapping[str, str]
+    ) -> None:
+        self._record("put", key)
+        data = file.read(size)
+        if len(data) != size or md5_of_stream(io.BytesIO(data)) != md5:
+            message = f"content of {key!r} does not match its MD5"
+            raise StorageError(message, key=key, code="BadDigest")
+        with self._lock:
+            self.objects[key] = StoredObject(data, dict(headers), md5)
+
+    def delete(self, keys: Sequence[str]) -> list[DeleteFailure]:
+        for key in keys:
+            self._record("delete", key)
+            with self._lock:
+                self.objects.pop(key, None)
+        return []
+
+    def public_url(self, key: str) -> str:
+        return object_url(self.base_url, key)
+
+    def close(self) -> None:
+        """Nothing to release."""
