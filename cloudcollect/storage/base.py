@@ -6,6 +6,8 @@ same checks against every backend.
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -73,7 +75,7 @@ class Storage(Protocol):
         replaced. On failure nothing partial is left under ``key``.
         """
 
-    def delete(self, keys: Sequence[str]) -> list[DeleteFailure]:
+    def delete(self, keys: Sequence[str]) -> builtins.list[DeleteFailure]:
         """Delete ``keys``; return the ones that could not be deleted.
 
         Deleting a key that does not exist is a no-op, not a failure.
