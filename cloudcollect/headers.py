@@ -1,0 +1,93 @@
+"""HTTP headers for each object: a fixed MIME table and ordered per-glob rules. Pure.
+
+The table does not depend on the OS or the Python version (``mimetypes`` reads
+``/etc/mime.types`` and the Windows registry, which map ``.js`` to ``text/plain`` on some
+machines). Text types get ``charset=utf-8``. Unknown extensions are
+``application/octet-stream``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from collections.abc import Mapping
+
+from .config import Settings
+
+MIME_TYPES: Mapping[str, str] = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".cjs": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".ico": "image/vnd.microsoft.icon",
+    ".bmp": "image/bmp",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".ttf": "font/ttf",
+    ".otf": "font/otf",
+    ".eot": "application/vnd.ms-fontobject",
+    ".wasm": "application/wasm",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+    ".csv": "text/csv; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".xml": "application/xml",
+    ".pdf": "application/pdf",
+    ".zip": "application/zip",
+    ".gz": "application/gzip",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".wav": "audio/wav",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+}
+
+DEFAULT_TYPE = "application/octet-stream"
+
+
+def content_type(key: str, overrides: Mapping[str, str] | None = None) -> str:
+    """Content-Type for ``key`` by its extension (case-insensitive); overrides win."""
+    extension = posixpath.splitext(key)[1].lower()
+    if overrides and extension in overrides:
+        return overrides[extension]
+    return MIME_TYPES.get(extension, DEFAULT_TYPE)
+
+
+def matches(pattern: str, path: str) -> bool:
+    """Glob match on a ``/``-separated path: ``*`` crosses ``/``; ``**/`` may match nothing."""
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    return "**/" in pattern and fnmatch.fnmatchcase(path, pattern.replace("**/", ""))
+
+
+def headers_for(path: str, settings: Settings) -> dict[str, str]:
+    """The headers to store with the object at ``path`` (the key without the prefix).
+
+    Start from Content-Type and the default Cache-Control, then apply every rule whose
+    glob matches, in order (a later rule overrides an earlier one). A rule value of ``""``
+    removes that header. Header names are matched case-insensitively and kept in the
+    canonical ``Title-Case`` form.
+    """
+    headers = {"Content-Type": content_type(path, settings.mime_types)}
+    if settings.cache_control:
+        headers["Cache-Control"] = settings.cache_control
+    for pattern, values in settings.headers:
+        if matches(pattern, path):
+            for name, value in values.items():
+                canonical = "-".join(part.capitalize() for part in name.split("-"))
+                if value:
+                    headers[canonical] = value
+                else:
+                    headers.pop(canonical, None)
+    return headers

@@ -1,0 +1,124 @@
+"""Decide, then act: ``make_plan`` says what to do with every key, and why. Pure.
+
+Change detection is by content, never by mtime: a file is unchanged when the remote object
+has the same size and a known MD5 equal to the local one. An unknown remote MD5 (multipart
+or opaque ETag without our recorded MD5) means "upload", never "skip".
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .storage.base import RemoteObject
+
+
+@dataclass(frozen=True)
+class LocalAsset:
+    """A local file ready to publish: its key, where it is, its size, MD5 and headers."""
+
+    key: str
+    path: Path
+    size: int
+    mtime_ns: int
+    md5: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Action(enum.Enum):
+    UPLOAD = "upload"
+    SKIP = "skip"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One decision: ``action`` on ``key`` because of ``reason``."""
+
+    action: Action
+    key: str
+    reason: str
+    asset: LocalAsset | None = None
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every step, uploads first, then skips, then deletes; each group sorted by key."""
+
+    steps: tuple[Step, ...]
+
+    def of(self, action: Action) -> list[Step]:
+        return [step for step in self.steps if step.action is action]
+
+    @property
+    def uploads(self) -> list[Step]:
+        return self.of(Action.UPLOAD)
+
+    @property
+    def skips(self) -> list[Step]:
+        return self.of(Action.SKIP)
+
+    @property
+    def deletes(self) -> list[Step]:
+        return self.of(Action.DELETE)
+
+
+def upload_reason(asset: LocalAsset, remote: RemoteObject | None, force: bool) -> str | None:
+    """Why ``asset`` must be uploaded, or ``None`` when the remote copy is identical."""
+    if remote is None:
+        return "new"
+    if force:
+        return "forced"
+    if remote.size != asset.size:
+        return "size changed"
+    if remote.md5 is None:
+        return "remote checksum unknown"
+    if remote.md5 != asset.md5:
+        return "content changed"
+    return None
+
+
+def needs_head(assets: Iterable[LocalAsset], remote: Mapping[str, RemoteObject]) -> list[str]:
+    """Keys whose listing entry cannot decide: same size, MD5 unknown (ask the storage)."""
+    return [
+        asset.key
+        for asset in assets
+        if (found := remote.get(asset.key)) is not None
+        and found.size == asset.size
+        and found.md5 is None
+    ]
+
+
+def make_plan(
+    local: Sequence[LocalAsset],
+    remote: Mapping[str, RemoteObject],
+    *,
+    prefix: str,
+    force: bool = False,
+    delete: bool = False,
+) -> Plan:
+    """Compare ``local`` with ``remote`` (the listing under ``prefix``) and plan each key.
+
+    With ``delete``, remote keys under ``prefix`` without a local source are planned for
+    deletion; keys outside ``prefix`` never are, whatever ``remote`` holds.
+    """
+    uploads: list[Step] = []
+    skips: list[Step] = []
+    for asset in sorted(local, key=lambda a: a.key):
+        reason = upload_reason(asset, remote.get(asset.key), force)
+        if reason is None:
+            skips.append(Step(Action.SKIP, asset.key, "unchanged", asset, asset.size))
+        else:
+            uploads.append(Step(Action.UPLOAD, asset.key, reason, asset, asset.size))
+    deletes: list[Step] = []
+    if delete:
+        local_keys = {asset.key for asset in local}
+        deletes = [
+            Step(Action.DELETE, key, "no local source", size=obj.size)
+            for key, obj in sorted(remote.items())
+            if key.startswith(prefix) and key not in local_keys
+        ]
+    return Plan(tuple(uploads + skips + deletes))
