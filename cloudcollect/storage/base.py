@@ -7,7 +7,6 @@ same checks against every backend.
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, runtime_checkable

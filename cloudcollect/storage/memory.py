@@ -6,6 +6,7 @@ was published; ``requests`` records every call (``("put", key)``...) in order.
 
 from __future__ import annotations
 
+import builtins
 import io
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -71,7 +72,7 @@ class MemoryStorage:
         with self._lock:
             self.objects[key] = StoredObject(data, dict(headers), md5)
 
-    def delete(self, keys: Sequence[str]) -> list[DeleteFailure]:
+    def delete(self, keys: Sequence[str]) -> builtins.list[DeleteFailure]:
         for key in keys:
             self._record("delete", key)
             with self._lock:
