@@ -1,0 +1,44 @@
+"""cloudcollect: publish a Flask app's static files to S3-compatible storage, serve them there.
+
+Public API::
+
+    CloudCollect(app)            # the Flask extension (url_for switch, settings check)
+    publish(app) -> Report       # what `flask cloudcollect` runs
+    MemoryStorage()              # in-memory storage for tests
+"""
+
+from .config import Settings, settings_from_config
+from .errors import (
+    CloudCollectError,
+    ConfigError,
+    DeletionRefused,
+    FatalStorageError,
+    Interrupted,
+    InvalidKeyError,
+    StorageError,
+)
+from .extension import CloudCollect
+from .pipeline import publish
+from .report import Outcome, Report
+from .storage.base import DeleteFailure, RemoteObject, Storage
+from .storage.memory import MemoryStorage
+
+__all__ = [
+    "CloudCollect",
+    "CloudCollectError",
+    "ConfigError",
+    "DeleteFailure",
+    "DeletionRefused",
+    "FatalStorageError",
+    "Interrupted",
+    "InvalidKeyError",
+    "MemoryStorage",
+    "Outcome",
+    "RemoteObject",
+    "Report",
+    "Settings",
+    "Storage",
+    "StorageError",
+    "publish",
+    "settings_from_config",
+]

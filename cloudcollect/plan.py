@@ -96,14 +96,14 @@ def make_plan(
     local: Sequence[LocalAsset],
     remote: Mapping[str, RemoteObject],
     *,
-    prefix: str,
     force: bool = False,
-    delete: bool = False,
+    delete_within: Sequence[str] | None = None,
 ) -> Plan:
-    """Compare ``local`` with ``remote`` (the listing under ``prefix``) and plan each key.
+    """Compare ``local`` with ``remote`` (the listing) and plan each key.
 
-    With ``delete``, remote keys under ``prefix`` without a local source are planned for
-    deletion; keys outside ``prefix`` never are, whatever ``remote`` holds.
+    With ``delete_within`` (normalised prefixes ending in ``/``), remote keys under one of
+    them without a local source are planned for deletion; no other key ever is, whatever
+    ``remote`` holds. ``None`` or an empty sequence plans no deletion.
     """
     uploads: list[Step] = []
     skips: list[Step] = []
@@ -114,11 +114,13 @@ def make_plan(
         else:
             uploads.append(Step(Action.UPLOAD, asset.key, reason, asset, asset.size))
     deletes: list[Step] = []
-    if delete:
+    if delete_within:
+        scope = tuple(delete_within)
+        assert all(prefix.endswith("/") for prefix in scope), scope
         local_keys = {asset.key for asset in local}
         deletes = [
             Step(Action.DELETE, key, "no local source", size=obj.size)
             for key, obj in sorted(remote.items())
-            if key.startswith(prefix) and key not in local_keys
+            if key.startswith(scope) and key not in local_keys
         ]
     return Plan(tuple(uploads + skips + deletes))

@@ -29,7 +29,7 @@ def test_new_changed_unchanged_and_unknown_checksum() -> None:
         "s/big": RemoteObject("s/big", 1, md5=MD5_A),
         "s/opaque": RemoteObject("s/opaque", 1, md5=None, etag="abc-2"),
     }
-    plan = make_plan(local, remote, prefix="s/")
+    plan = make_plan(local, remote)
     reasons = {step.key: (step.action, step.reason) for step in plan.steps}
     assert reasons == {
         "s/new": (Action.UPLOAD, "new"),
@@ -46,9 +46,9 @@ def test_mtime_never_matters() -> None:
 
 
 def test_force_uploads_identical_files() -> None:
-    plan = make_plan([asset("k")], {"k": RemoteObject("k", 1, md5=MD5_A)}, prefix="")
+    plan = make_plan([asset("k")], {"k": RemoteObject("k", 1, md5=MD5_A)})
     assert [s.action for s in plan.steps] == [Action.SKIP]
-    forced = make_plan([asset("k")], {"k": RemoteObject("k", 1, md5=MD5_A)}, prefix="", force=True)
+    forced = make_plan([asset("k")], {"k": RemoteObject("k", 1, md5=MD5_A)}, force=True)
     assert [(s.action, s.reason) for s in forced.steps] == [(Action.UPLOAD, "forced")]
 
 
@@ -57,9 +57,11 @@ def test_delete_only_orphans_under_the_prefix() -> None:
         key: RemoteObject(key, 1, md5=MD5_A)
         for key in ("static/keep", "static/orphan", "static2/x", "staticx", "other/y")
     }
-    plan = make_plan([asset("static/keep")], remote, prefix="static/", delete=True)
+    plan = make_plan([asset("static/keep")], remote, delete_within=["static/"])
     assert [step.key for step in plan.deletes] == ["static/orphan"]
-    assert make_plan([asset("static/keep")], remote, prefix="static/").deletes == []
+    assert make_plan([asset("static/keep")], remote).deletes == []
+    several = make_plan([asset("static/keep")], remote, delete_within=["static/", "other/"])
+    assert [step.key for step in several.deletes] == ["other/y", "static/orphan"]
 
 
 def test_needs_head_only_for_same_size_unknown_md5() -> None:

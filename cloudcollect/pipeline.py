@@ -1,0 +1,226 @@
+"""One publish run: discover -> hash (while listing) -> plan -> upload -> delete -> Report.
+
+``publish(app)`` is the Python API behind ``flask cloudcollect``. It never raises for
+problems with individual files or the storage: they are in the returned Report, whose
+``exit_code`` follows the CLI contract (0, 1, 2, 3, 4, 130/143).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from flask import Flask
+
+from .config import Settings
+from .discovery import Discovery, LocalFile, discover
+from .errors import CloudCollectError, DeletionRefused, Interrupted
+from .extension import app_settings
+from .hashing import md5_of_file
+from .headers import headers_for
+from .plan import Action, LocalAsset, Plan, make_plan, needs_head
+from .report import FAILED, PLANNED, UNCHANGED, Outcome, Report
+from .storage.base import RemoteObject, Storage
+from .sync import Progress, delete_keys, run_parallel, upload_step
+
+
+def publish(
+    app: Flask,
+    settings: Settings | None = None,
+    *,
+    storage: Storage | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> Report:
+    """Publish ``app``'s static files; return the Report (see the module docstring).
+
+    ``settings`` default to the app's (``CLOUDCOLLECT_*`` config); ``storage`` to the one
+    they name (closed at the end only when opened here). ``progress(outcome=...)`` is
+    called for every finished key; ``on_plan(plan)`` once the plan is known (before any
+    write). Setting ``cancel`` stops scheduling work; the Report then carries Interrupted.
+    """
+    settings = settings or app_settings(app)
+    report = Report(dry_run=dry_run)
+    started = time.perf_counter()
+    owned = storage is None
+    try:
+        discovery = discover(app, settings)
+        _record_discovery(discovery, report)
+        if owned:
+            from .storage import open_storage  # imports boto3 only when s3 is used
+
+            storage = open_storage(settings)
+        assert storage is not None
+        _run(discovery, settings, storage, report, dry_run, force, progress, cancel, on_plan)
+    except CloudCollectError as error:
+        report.fatal = error
+    finally:
+        if owned and storage is not None:
+            storage.close()
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run(
+    discovery: Discovery,
+    settings: Settings,
+    storage: Storage,
+    report: Report,
+    dry_run: bool,
+    force: bool,
+    progress: Progress | None,
+    cancel: threading.Event | None,
+    on_plan: Callable[[Plan], None] | None,
+) -> None:
+    storage.check()
+    assets, remote = _hash_while_listing(discovery.files, settings, storage, report)
+    _check_cancel(cancel)
+    scope = _delete_scope(discovery, settings) if settings.delete else None
+    plan = make_plan(assets, remote, force=force, delete_within=scope)
+    if on_plan is not None:
+        on_plan(plan)
+    for step in plan.skips:
+        report.add(Outcome(step.key, "skip", UNCHANGED, step.reason, step.size))
+    if dry_run:
+        for step in plan.uploads + plan.deletes:
+            report.add(Outcome(step.key, step.action.value, PLANNED, step.reason, step.size))
+        return
+    run_parallel(
+        plan.uploads,
+        upload_step(storage),
+        _collect(report, progress),
+        workers=settings.workers,
+        cancel=cancel,
+    )
+    _check_cancel(cancel)
+    if settings.delete:
+        _delete(plan, discovery, settings, storage, report)
+
+
+def _hash_while_listing(
+    files: list[LocalFile], settings: Settings, storage: Storage, report: Report
+) -> tuple[list[LocalAsset], dict[str, RemoteObject]]:
+    """Hash every file in parallel while the listing runs; then HEAD undecidable keys."""
+    assets: list[LocalAsset] = []
+
+    def keep(result: LocalAsset | Outcome) -> None:
+        if isinstance(result, Outcome):
+            report.add(result)
+        else:
+            assets.append(result)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
+        listing = lister.submit(lambda: {obj.key: obj for obj in storage.list(settings.prefix)})
+        run_parallel(files, _hasher(settings), keep, workers=settings.workers)
+        remote = listing.result()
+
+    def remember(found: tuple[str, RemoteObject | None]) -> None:
+        key, obj = found
+        if obj is None:
+            remote.pop(key, None)
+        else:
+            remote[key] = obj
+
+    run_parallel(
+        needs_head(assets, remote),
+        lambda key: (key, storage.head(key)),
+        remember,
+        workers=settings.workers,
+    )
+    return assets, remote
+
+
+def _hasher(settings: Settings) -> Callable[[LocalFile], LocalAsset | Outcome]:
+    prefix_length = len(settings.prefix)
+
+    def hash_one(file: LocalFile) -> LocalAsset | Outcome:
+        try:
+            md5 = md5_of_file(file.path)
+        except OSError as error:
+            message = f"cannot read {file.path}: {error.strerror or error}"
+            return Outcome(
+                file.key,
+                "upload",
+                FAILED,
+                "unreadable",
+                file.size,
+                error_code="LocalReadError",
+                message=message,
+            )
+        headers = headers_for(file.key[prefix_length:], settings)
+        return LocalAsset(file.key, file.path, file.size, file.mtime_ns, md5, headers)
+
+    return hash_one
+
+
+def _delete(
+    plan: Plan, discovery: Discovery, settings: Settings, storage: Storage, report: Report
+) -> None:
+    """Delete orphans, only when every upload succeeded and every guard agrees."""
+    if report.with_status(FAILED):
+        report.deletion_skipped = "some files failed; nothing was deleted"
+        return
+    if not discovery.files:
+        raise DeletionRefused("no static files found: refusing to delete every object")
+    if discovery.missing_folders:
+        missing = ", ".join(discovery.missing_folders)
+        raise DeletionRefused(f"a static folder is missing ({missing}): refusing to delete")
+    deletes = plan.of(Action.DELETE)
+    if len(deletes) > settings.max_delete:
+        raise DeletionRefused(
+            f"{len(deletes)} objects to delete, over CLOUDCOLLECT_MAX_DELETE="
+            f"{settings.max_delete}: refusing to delete"
+        )
+    delete_keys(deletes, storage, report)
+
+
+def _delete_scope(discovery: Discovery, settings: Settings) -> list[str]:
+    """Where deletion may happen: the prefix; with no prefix, each static URL root
+    (``static/``, ``admin/static/``...), never the whole bucket."""
+    if settings.prefix:
+        return [settings.prefix]
+    roots = [source.url_prefix for source in discovery.sources]
+    if "" in roots or not roots:
+        raise DeletionRefused(
+            "a static folder is served at the URL root: set CLOUDCOLLECT_PREFIX to delete"
+        )
+    return sorted(set(roots))
+
+
+def _collect(report: Report, progress: Progress | None) -> Callable[[Outcome], None]:
+    def collect(outcome: Outcome) -> None:
+        report.add(outcome)
+        if progress is not None:
+            progress(outcome=outcome)
+
+    return collect
+
+
+def _record_discovery(discovery: Discovery, report: Report) -> None:
+    report.excluded = len(discovery.skipped)
+    for collision in discovery.collisions:
+        report.warn(f"{collision.path} from {collision.source}: {collision.reason}")
+    for folder in discovery.missing_folders:
+        report.warn(f"static folder missing: {folder}")
+    for invalid in discovery.invalid:
+        report.add(
+            Outcome(
+                invalid.path,
+                "upload",
+                FAILED,
+                "invalid key",
+                error_code="InvalidKey",
+                message=invalid.reason,
+            )
+        )
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        signum = getattr(cancel, "signum", 2)
+        raise Interrupted(int(signum))
