@@ -1,0 +1,197 @@
+"""``flask cloudcollect``: a thin click command over ``pipeline.publish``.
+
+Library errors become exit codes here and only here. SIGINT and SIGTERM stop scheduling
+new transfers, let in-flight ones end, skip deletion, print the summary and exit 130/143
+(click alone would turn Ctrl-C into exit 1, the code of a partial failure).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import ScriptInfo
+
+from .config import Settings
+from .errors import CloudCollectError
+from .extension import app_settings
+from .plan import Plan
+from .report import FAILED, PLANNED, Outcome, Report
+
+
+class _Cancel(threading.Event):
+    """A cancel event that remembers which signal set it."""
+
+    signum = signal.SIGINT.value
+
+
+@contextmanager
+def _signals_cancel(cancel: _Cancel) -> Iterator[None]:
+    """While active, SIGINT/SIGTERM set ``cancel``; a second signal stops at once."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.is_set():
+            raise SystemExit(128 + signum)
+        cancel.signum = signum
+        cancel.set()
+        click.echo(f"\nstopping after in-flight transfers (signal {signum})...", err=True)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class _ProgressBar:
+    """A click progress bar over the planned uploads, shown only on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def start(self, plan: Plan) -> None:
+        if self.enabled and plan.uploads:
+            self.bar = click.progressbar(
+                length=len(plan.uploads), label="uploading", file=sys.stderr
+            )
+            self.bar.__enter__()
+
+    def __call__(self, outcome: Outcome, **_: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+@click.command("cloudcollect")
+@click.option("--dry-run", is_flag=True, help="Print the plan; make no write request.")
+@click.option(
+    "--delete/--no-delete",
+    default=None,
+    envvar="CLOUDCOLLECT_DELETE",
+    help="Remove objects under the prefix that have no source (after all uploads succeed).",
+)
+@click.option("--force", is_flag=True, help="Upload every file, changed or not.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    envvar="CLOUDCOLLECT_WORKERS",
+    help="Parallel transfers.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON report on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the summary line and errors.")
+@click.option("-v", "--verbose", is_flag=True, help="One line per file, with the reason.")
+@click.option("--bucket", envvar="CLOUDCOLLECT_BUCKET", help="Bucket for this run.")
+@click.option("--prefix", envvar="CLOUDCOLLECT_PREFIX", help="Key prefix for this run.")
+@click.option("--endpoint-url", envvar="CLOUDCOLLECT_ENDPOINT_URL", help="S3 endpoint URL.")
+@click.option(
+    "--storage", envvar="CLOUDCOLLECT_STORAGE", help="s3, filesystem, memory or module:Class."
+)
+@click.option("--root", envvar="CLOUDCOLLECT_ROOT", help="Target directory (filesystem).")
+def cloudcollect_command(
+    dry_run: bool,
+    delete: bool | None,
+    force: bool,
+    workers: int | None,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+    **overrides: str | None,
+) -> None:
+    """Publish every static file of the app to the configured storage."""
+    app = _load_app()
+    changes: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    if delete is not None:
+        changes["delete"] = delete
+    if workers is not None:
+        changes["workers"] = workers
+    try:
+        settings = app_settings(app).replace(**changes)
+    except CloudCollectError as error:
+        raise click.UsageError(str(error)) from None
+    with app.app_context():
+        _run(app, settings, dry_run, force, as_json, quiet, verbose)
+
+
+def _load_app() -> Flask:
+    """The current app, or the one ``--app`` names; its ConfigError becomes exit 2."""
+    if current_app:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        return app
+    info = click.get_current_context().ensure_object(ScriptInfo)
+    try:
+        return info.load_app()
+    except CloudCollectError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _run(
+    app: Flask,
+    settings: Settings,
+    dry_run: bool,
+    force: bool,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    from .pipeline import publish
+
+    interactive = sys.stderr.isatty() and not (quiet or as_json or verbose)
+    bar = _ProgressBar(interactive)
+    cancel = _Cancel()
+    with _signals_cancel(cancel):
+        try:
+            report = publish(
+                app,
+                settings,
+                dry_run=dry_run,
+                force=force,
+                progress=bar,
+                cancel=cancel,
+                on_plan=bar.start,
+            )
+        finally:
+            bar.finish()
+    _print_report(report, as_json=as_json, quiet=quiet, verbose=verbose)
+    sys.exit(report.exit_code)
+
+
+def _print_report(report: Report, *, as_json: bool, quiet: bool, verbose: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    elif report.dry_run and not quiet:
+        for outcome in sorted(report.with_status(PLANNED), key=lambda o: o.key):
+            click.echo(f"{outcome.action:<7} {outcome.key}  ({outcome.reason})")
+    if verbose and not as_json:
+        for outcome in sorted(report.outcomes, key=lambda o: o.key):
+            if outcome.status != PLANNED:
+                click.echo(f"{outcome.status:<9} {outcome.key}  ({outcome.reason})", err=True)
+    if not quiet:
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    for failed in sorted(report.with_status(FAILED), key=lambda o: o.key):
+        request = f" request-id {failed.request_id}" if failed.request_id else ""
+        click.echo(
+            f"failed: {failed.key}: {failed.error_code}: {failed.message}{request}", err=True
+        )
+    if report.deletion_skipped:
+        click.echo(f"not deleting: {report.deletion_skipped}", err=True)
+    if report.fatal is not None:
+        click.echo(f"error: {report.fatal}", err=True)
+    click.echo(report.summary_line(), err=True)
