@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def test_missing_bucket_setting_is_a_config_error(tmp_path: Path) -> None:
 
 
 def run_flask(
-    tmp_path: Path, args: list[str], config: dict[str, object]
+    tmp_path: Path, args: list[str], config: Mapping[str, object]
 ) -> subprocess.CompletedProcess[str]:
     (tmp_path / "cliapp.py").write_text(APP_MODULE)
     env = dict(os.environ)
