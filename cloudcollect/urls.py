@@ -1,9 +1,167 @@
-"""The url_for switch (being built: see issue 3)."""
+"""The url_for switch: static URLs point at the bucket, the CDN or the collected directory.
+
+With ``CLOUDCOLLECT_SERVE_FROM_BUCKET = True``, ``url_for`` returns base URL + key for the
+endpoints ``static``, ``<blueprint>.static`` (nested names included) and, inside a
+blueprint's request, relative ``.static``. The key is exactly the one ``flask cloudcollect``
+uploads: prefix + the URL path of the endpoint's rule in ``app.url_map``, NFC-normalised and
+percent-encoded per segment (``+`` -> ``%2B``). Every other endpoint is left to Flask.
+
+Both sides are switched: ``flask.url_for`` (which calls ``current_app.url_for`` since
+Flask 2.2, so Python code, JSON APIs, e-mails and other extensions get bucket URLs too) and
+the Jinja global ``url_for`` (bound when ``app.jinja_env`` is created, so it is refreshed
+when the environment already exists at ``init_app``).
+
+Toggles:
+
+- off by default; the switch is the config bool, read once at ``init_app``. Keep it off in
+  development and tests by not setting it, or set it from the environment in production
+  (``app.config.from_prefixed_env()`` reads ``FLASK_CLOUDCOLLECT_SERVE_FROM_BUCKET=true``).
+- ``url_for("static", filename="x.css", _cloudcollect=False)`` returns Flask's own
+  app-local URL for one call, whether the switch is on or off (in Python and in Jinja).
+
+Arguments keep their Flask meaning: unknown values become the query string, ``_anchor`` the
+fragment, ``_method`` selects the rule. An absolute base URL gives absolute URLs whatever
+``_external`` says, and ``_scheme`` replaces its scheme. A ``//host/`` base gets the request's
+scheme (or ``_scheme``) when the URL is external; a ``/path/`` base gets the app's host
+and scheme then, as Flask's own external URLs do.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from flask import Flask, has_request_context, request
+from werkzeug.routing import BuildError, MapAdapter
+
+from .baseurl import derive_base_url, object_url
+from .config import Settings
+from .errors import ConfigError
+from .extension import app_settings
+from .keys import normalize
+
+LOCAL_FLAG = "_cloudcollect"
+"""Pass ``_cloudcollect=False`` to ``url_for`` to get the app-local URL for one call."""
+
+# What Flask's own url_for leaves unquoted in ``_anchor``.
+_ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
+_FLASK_OPTIONS = frozenset({"_anchor", "_method", "_scheme", "_external"})
+
+UrlFor = Callable[..., str]
 
 
 def install_url_for(app: Flask) -> None:
-    """Install the url_for switch on ``app`` (not built yet)."""
+    """Install the url_for switch on ``app`` (called by ``CloudCollect.init_app``).
+
+    ``app.url_for`` is wrapped on the instance, so ``flask.url_for`` and the Jinja global
+    share it; the wrapper is installed even with the switch off, to accept
+    ``_cloudcollect=False``. Raises ConfigError when the switch is on and no base URL can
+    be made from the settings.
+    """
+    settings = app_settings(app)
+    base_url = serving_base_url(settings) if settings.serve_from_bucket else None
+    url_for = _SwitchedUrlFor(app, app.url_for, base_url, settings.prefix)
+    setattr(app, "url_for", url_for)  # noqa: B010 - an instance attribute shadows the method
+    if "jinja_env" in app.__dict__:  # created already: its global holds the old method
+        app.jinja_env.globals["url_for"] = url_for
+
+
+def serving_base_url(settings: Settings) -> str:
+    """The base URL static URLs start with; ConfigError naming the missing key."""
+    if settings.base_url:
+        return derive_base_url(settings)
+    if settings.storage != "s3":
+        raise ConfigError(
+            "CLOUDCOLLECT_SERVE_FROM_BUCKET needs CLOUDCOLLECT_BASE_URL with the "
+            f"{settings.storage!r} storage: the URL where its files are served",
+            key="CLOUDCOLLECT_BASE_URL",
+        )
+    if not settings.bucket:
+        raise ConfigError(
+            "CLOUDCOLLECT_SERVE_FROM_BUCKET needs CLOUDCOLLECT_BUCKET "
+            "(or CLOUDCOLLECT_BASE_URL for a CDN or custom domain)",
+            key="CLOUDCOLLECT_BUCKET",
+        )
+    return derive_base_url(settings)
+
+
+def is_static_endpoint(endpoint: str) -> bool:
+    """True for ``static`` and ``<blueprint>.static``, as discovery selects rules."""
+    return endpoint == "static" or endpoint.endswith(".static")
+
+
+class _SwitchedUrlFor:
+    """``app.url_for`` with the switch: bucket URLs for static endpoints, Flask's otherwise."""
+
+    def __init__(self, app: Flask, original: UrlFor, base_url: str | None, prefix: str) -> None:
+        self.app = app
+        self.original = original
+        self.base_url = base_url
+        self.prefix = prefix
+        self.__doc__ = original.__doc__
+        self._adapter: MapAdapter | None = None
+
+    def __call__(self, endpoint: str, /, **values: Any) -> str:
+        serve = values.pop(LOCAL_FLAG, True)
+        if self.base_url is None or not serve:
+            return self.original(endpoint, **values)
+        absolute_endpoint = _absolute_endpoint(endpoint)
+        if not is_static_endpoint(absolute_endpoint):
+            return self.original(endpoint, **values)
+        try:
+            local = self._local_url(absolute_endpoint, values)
+        except BuildError:
+            return self.original(endpoint, **values)  # Flask reports or handles the error
+        url = self._bucket_url(local, values, endpoint)
+        anchor = values.get("_anchor")
+        if anchor is not None:
+            url += "#" + quote(anchor, safe=_ANCHOR_SAFE)
+        return url
+
+    def _local_url(self, endpoint: str, values: dict[str, Any]) -> str:
+        """Flask's own URL of the rule, from the root: ``/static/x.css?v=1``."""
+        if self._adapter is None:  # build() refreshes the map: later rules are seen
+            self._adapter = self.app.url_map.bind("localhost")
+        rule_values = {k: v for k, v in values.items() if k not in _FLASK_OPTIONS}
+        self.app.inject_url_defaults(endpoint, rule_values)
+        return self._adapter.build(endpoint, rule_values, method=values.get("_method"))
+
+    def _bucket_url(self, local: str, values: dict[str, Any], endpoint: str) -> str:
+        assert self.base_url is not None
+        scheme: str | None = values.get("_scheme")
+        external: bool | None = values.get("_external")
+        if external is None:
+            external = scheme is not None or not has_request_context()
+        if scheme is not None and not external:
+            raise ValueError("When specifying '_scheme', '_external' must be True.")
+        parts = urlsplit(local)
+        path = normalize(unquote(parts.path)).lstrip("/")  # undo werkzeug's quoting first
+        url = object_url(self.base_url, self.prefix + path)
+        if external:
+            url = self._external(url, scheme, endpoint, values)
+        return f"{url}?{parts.query}" if parts.query else url
+
+    def _external(self, url: str, scheme: str | None, endpoint: str, values: Any) -> str:
+        if url.startswith("//"):  # protocol-relative base
+            return f"{scheme or _current_scheme(self.app)}:{url}"
+        if url.startswith("/"):  # a path on the app's own host: take Flask's host
+            own = urlsplit(self.original(endpoint, **{**values, "_external": True}))
+            return f"{scheme or own.scheme}://{own.netloc}{url}"
+        if scheme is not None:
+            return scheme + url[url.index(":") :]
+        return url
+
+
+def _absolute_endpoint(endpoint: str) -> str:
+    """Resolve ``.static`` against the current request's blueprint, as Flask does."""
+    if endpoint[:1] != ".":
+        return endpoint
+    blueprint = request.blueprint if has_request_context() else None
+    return f"{blueprint}{endpoint}" if blueprint else endpoint[1:]
+
+
+def _current_scheme(app: Flask) -> str:
+    if has_request_context():
+        return request.scheme
+    return str(app.config["PREFERRED_URL_SCHEME"])
