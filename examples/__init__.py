@@ -1,0 +1,1 @@
+"""Examples for cloudcollect (a package so ``flask --app examples.exampleapp`` imports)."""
