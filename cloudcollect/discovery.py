@@ -1,0 +1,360 @@
+"""Find the files to publish: static sources from ``app.url_map``, walked and filtered.
+
+Sources are the URL rules whose endpoint is ``static`` or ends in ``.static``; the part of
+the rule before ``<path:filename>`` is the key's URL prefix (``/admin/static/<path:filename>``
+gives ``admin/static/``), so keys mirror what Flask serves, with registration-time and
+nested prefixes included. Order: the app first, then blueprints in registration order; when
+two files map to one key the first wins and the other is reported in ``collisions``.
+
+Filters, in this order:
+
+1. Default exclusions, at any depth: a path component starting with ``.`` ("hidden":
+   dotfiles and dot-directories such as ``.git/``), editor/OS junk (:data:`JUNK`) and
+   secret-like file names (:data:`SECRET_LIKE`, both case-insensitive). An include pattern
+   re-admits such a path only when it matches the key *and* names every excluded part
+   explicitly: each dot-component is matched by a segment of the pattern that itself
+   starts with ``.``, and a junk or secret-like name by a segment that the default pattern
+   matches. ``static/.well-known/*`` re-admits ``static/.well-known/x`` (not
+   ``static/.well-known/.x``), ``**/public.pem`` re-admits ``static/public.pem``;
+   ``static/*`` re-admits neither. A dot-directory is walked only when such a dot-segment
+   matches its name; otherwise it is one ``skipped`` entry whose path ends in ``/``.
+2. ``settings.include``: when non-empty, a key must match one of its patterns.
+3. ``settings.exclude``: a key matching one of its patterns is skipped (wins over include).
+
+Include and exclude patterns are matched, case-sensitively, against the key without
+``settings.prefix`` (``static/css/site.css``) with :mod:`fnmatch` semantics in which ``*``
+also matches ``/`` (``static/*.css`` matches ``static/css/a/b.css``); ``**/`` additionally
+matches zero directories (``**/robots.txt`` matches ``robots.txt`` at the root).
+
+Walking uses ``os.scandir``, one ``stat`` per file and nothing is opened. Symlinks are
+followed only when their real path stays inside the real path of the static folder; a
+directory that is its own ancestor is a ``symlink loop``; FIFOs, sockets and devices are
+``not a regular file``. Keys come from :func:`cloudcollect.keys.make_key`; a name that
+cannot become a key (``\\``, over 1024 bytes, not UTF-8...) lands in ``invalid``, which
+the pipeline reports as a failure.
+"""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import itertools
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import InvalidKeyError
+from .keys import make_key, normalize
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from .config import Settings
+
+JUNK = ("*~", "*.swp", "*.swo", ".DS_Store", "Thumbs.db", "desktop.ini", "#*#")
+SECRET_LIKE = (
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    "*.env",
+    ".env.*",
+    "*.sqlite3",
+    "*.bak",
+)
+
+_FILENAME_VARIABLE = "<path:filename>"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A file to publish under ``key`` (prefix included)."""
+
+    key: str
+    path: Path  # absolute; a symlink's resolved target
+    size: int
+    mtime_ns: int
+    source: str  # "app" or the blueprint's dotted name
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path that is not published, and why."""
+
+    path: str  # relative to its static folder (a directory ends in "/"), printable
+    source: str
+    reason: str
+    key: str | None = None  # the key it had or would have had, when known
+
+
+@dataclass(frozen=True)
+class StaticSource:
+    """One static URL rule: who serves it, under which URL prefix, from which folder."""
+
+    name: str  # "app" or the blueprint's dotted name
+    url_prefix: str  # "admin/static/" (no leading "/"; "" for a root static_url_path)
+    folder: str | None
+    rule: str  # the URL rule, e.g. "/admin/static/<path:filename>"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The result of :func:`discover`."""
+
+    files: list[LocalFile]  # sorted by key
+    skipped: list[Skipped]  # excluded by a filter, symlink or file type rule
+    collisions: list[Skipped]  # "shadowed by <source> (<path>)": another file has the key
+    missing_folders: list[str]  # "blog: /srv/blog/static"
+    invalid: list[Skipped]  # cannot become a key, or cannot be read: the run must fail
+    sources: list[StaticSource] = field(default_factory=list)
+
+
+def discover(app: Flask, settings: Settings) -> Discovery:
+    """Walk every static source of ``app`` and return the files to publish, with reasons."""
+    walker = _Walker(_Filters(settings.include, settings.exclude), settings.prefix)
+    sources = static_sources(app)
+    for source in sources:
+        walker.walk(source)
+    return Discovery(
+        files=sorted(walker.files.values(), key=lambda file: file.key),
+        skipped=walker.skipped,
+        collisions=walker.collisions,
+        missing_folders=walker.missing_folders,
+        invalid=walker.invalid,
+        sources=sources,
+    )
+
+
+def static_sources(app: Flask) -> list[StaticSource]:
+    """Static rules of ``app``: the app's first, then blueprints in registration order."""
+    order = {name: index for index, name in enumerate(app.blueprints, start=1)}
+    found: dict[tuple[str, str], StaticSource] = {}
+    for rule in app.url_map.iter_rules():
+        endpoint = rule.endpoint
+        if endpoint == "static":
+            name, folder = "app", app.static_folder
+        elif endpoint.endswith(".static"):
+            name = endpoint[: -len(".static")]
+            blueprint = app.blueprints.get(name)
+            folder = blueprint.static_folder if blueprint is not None else None
+        else:
+            continue
+        path = rule.rule
+        if path.endswith(_FILENAME_VARIABLE):
+            path = path[: -len(_FILENAME_VARIABLE)]
+        found.setdefault((name, path), StaticSource(name, path.lstrip("/"), folder, rule.rule))
+    position = {"app": 0, **order}
+    return sorted(found.values(), key=lambda s: position.get(s.name, len(position)))
+
+
+def _printable(text: str) -> str:
+    """``text`` with undecodable bytes of a file name shown as ``\\xff``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _glob(patterns: tuple[str, ...], flags: int = 0) -> re.Pattern[str]:
+    """One regex for ``patterns``: fnmatch with ``*`` across ``/``, ``**/`` also empty."""
+    alternatives = [fnmatch.translate(v) for p in patterns for v in _double_star_variants(p)]
+    return re.compile("|".join(alternatives) or "(?!)", flags)
+
+
+def _double_star_variants(pattern: str) -> Iterator[str]:
+    pieces = pattern.split("**/")
+    for joins in itertools.product(("*/", ""), repeat=len(pieces) - 1):
+        yield pieces[0] + "".join(
+            join + piece for join, piece in zip(joins, pieces[1:], strict=True)
+        )
+
+
+@dataclass(frozen=True)
+class _Group:
+    """A default exclusion of file names: its reason and its patterns (case-insensitive)."""
+
+    reason: str
+    names: re.Pattern[str]
+
+
+class _Filters:
+    """Default exclusions plus the include/exclude globs of the settings."""
+
+    def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+        self.groups = (
+            _Group("secret-like", _glob(SECRET_LIKE, re.IGNORECASE)),
+            _Group("junk", _glob(JUNK, re.IGNORECASE)),
+        )
+        self.include = [(_glob((p,)), p.split("/")) for p in include]
+        self.exclude = _glob(exclude)
+        dot_segments = tuple(s for _, segments in self.include for s in segments if s[:1] == ".")
+        self.dot_segments = _glob(dot_segments)
+
+    def walks_hidden_dir(self, name: str) -> bool:
+        """Whether a dot-segment of an include pattern matches dot-directory ``name``."""
+        return self.dot_segments.match(name) is not None
+
+    def reason(self, url_path: str, rel: str) -> str | None:
+        """Why ``url_path`` (the key without prefix) is skipped, or None to publish it.
+
+        ``rel`` is the NFC path relative to the static folder: only its components are
+        checked against the default exclusions.
+        """
+        named = [g for g in self.groups if g.names.match(rel.rpartition("/")[2])]
+        hidden = [part for part in rel.split("/") if part[:1] == "."] if "/." in "/" + rel else []
+        matching = [segments for regex, segments in self.include if regex.match(url_path)]
+        if (named or hidden) and not any(_names(s, named, hidden) for s in matching):
+            return named[0].reason if named else "hidden"
+        if self.include and not matching:
+            return "not included"
+        if self.exclude.match(url_path):
+            return "excluded by pattern"
+        return None
+
+
+def _names(segments: list[str], named: list[_Group], hidden: list[str]) -> bool:
+    """Whether include ``segments`` name every default exclusion that a path triggered.
+
+    A secret-like or junk name is named by a segment its pattern matches (``*.pem`` matches
+    the segment ``public.pem`` or ``*.pem``, not ``*``); a dot-component by a segment that
+    starts with ``.`` and matches it as a glob (``.well-known``, ``.*``).
+    """
+    return all(any(g.names.match(s) for s in segments) for g in named) and all(
+        any(s[:1] == "." and fnmatch.fnmatchcase(part, s) for s in segments) for part in hidden
+    )
+
+
+@dataclass(frozen=True)
+class _Dir:
+    path: str  # real path on disk
+    rel: str  # relative to the static folder: "" or "a/b/"
+    ancestors: frozenset[tuple[int, int]]  # (st_dev, st_ino) from the root down
+
+
+class _Walker:
+    """Walks sources one after the other, collecting files and everything it skipped."""
+
+    def __init__(self, filters: _Filters, prefix: str) -> None:
+        self.filters = filters
+        self.prefix = prefix
+        self.files: dict[str, LocalFile] = {}
+        self.origin: dict[str, str] = {}  # key -> path relative to its folder
+        self.skipped: list[Skipped] = []
+        self.collisions: list[Skipped] = []
+        self.missing_folders: list[str] = []
+        self.invalid: list[Skipped] = []
+
+    def walk(self, source: StaticSource) -> None:
+        if "<" in source.url_prefix:
+            reason = f"static rule {source.rule!r} has URL variables before the file name"
+            self.invalid.append(Skipped(source.rule, source.name, reason))
+            return
+        if source.folder is None or not os.path.isdir(source.folder):
+            self.missing_folders.append(f"{source.name}: {source.folder or 'no static folder'}")
+            return
+        root = os.path.realpath(source.folder)
+        root_stat = os.stat(root)
+        stack = [_Dir(root, "", frozenset({(root_stat.st_dev, root_stat.st_ino)}))]
+        while stack:
+            subdirs = self._scan(source, root, stack.pop())
+            stack.extend(reversed(subdirs))
+
+    def _scan(self, source: StaticSource, root: str, directory: _Dir) -> list[_Dir]:
+        """Handle the files of ``directory``; return its subdirectories to walk, in order."""
+        try:
+            with os.scandir(directory.path) as iterator:
+                entries = sorted(iterator, key=lambda entry: entry.name)
+        except OSError as error:
+            reason = f"cannot read directory: {error.strerror or error}"
+            self.invalid.append(Skipped(_printable(directory.rel or "./"), source.name, reason))
+            return []
+        subdirs: list[_Dir] = []
+        for entry in entries:
+            subdir = self._entry(source, root, directory, entry)
+            if subdir is not None:
+                subdirs.append(subdir)
+        return subdirs
+
+    def _entry(
+        self, source: StaticSource, root: str, directory: _Dir, entry: os.DirEntry[str]
+    ) -> _Dir | None:
+        rel = directory.rel + entry.name
+        path, target = entry.path, None
+        if entry.is_symlink():
+            path = os.path.realpath(entry.path)
+            if path != root and not path.startswith(root.rstrip(os.sep) + os.sep):
+                self._skip(rel, source, "symlink leaves static folder")
+                return None
+            try:
+                target = os.stat(path)
+            except OSError as error:
+                looped = error.errno == errno.ELOOP
+                self._skip(rel, source, "symlink loop" if looped else "broken symlink")
+                return None
+            is_dir = stat.S_ISDIR(target.st_mode)
+        else:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        if is_dir:
+            return self._subdir(source, directory, entry, path, target)
+        url_path = normalize(source.url_prefix + rel)
+        reason = self.filters.reason(url_path, normalize(rel))
+        if reason is not None:
+            self._skip(rel, source, reason, self.prefix + url_path)
+            return None
+        if target is None and not entry.is_file(follow_symlinks=False):
+            self._skip(rel, source, "not a regular file")
+            return None
+        target = target or entry.stat(follow_symlinks=False)
+        if not stat.S_ISREG(target.st_mode):
+            self._skip(rel, source, "not a regular file")
+            return None
+        self._add(source, rel, Path(path), target)
+        return None
+
+    def _subdir(
+        self,
+        source: StaticSource,
+        directory: _Dir,
+        entry: os.DirEntry[str],
+        path: str,
+        target: os.stat_result | None,
+    ) -> _Dir | None:
+        rel = directory.rel + entry.name
+        if entry.name.startswith(".") and not self.filters.walks_hidden_dir(entry.name):
+            self._skip(rel + "/", source, "hidden")
+            return None
+        target = target or entry.stat(follow_symlinks=False)
+        identity = (target.st_dev, target.st_ino)
+        if identity in directory.ancestors:
+            self._skip(rel + "/", source, "symlink loop")
+            return None
+        return _Dir(path, rel + "/", directory.ancestors | {identity})
+
+    def _add(self, source: StaticSource, rel: str, path: Path, target: os.stat_result) -> None:
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:
+            reason = "invalid key: file name is not valid UTF-8"
+            self.invalid.append(Skipped(_printable(rel), source.name, reason))
+            return
+        try:
+            key = make_key(self.prefix, source.url_prefix + rel)
+        except InvalidKeyError as error:
+            self.invalid.append(Skipped(rel, source.name, f"invalid key: {error}"))
+            return
+        winner = self.files.get(key)
+        if winner is not None:
+            reason = f"shadowed by {winner.source} ({self.origin[key]})"
+            self.collisions.append(Skipped(rel, source.name, reason, key))
+            return
+        self.files[key] = LocalFile(key, path, target.st_size, target.st_mtime_ns, source.name)
+        self.origin[key] = rel
+
+    def _skip(self, rel: str, source: StaticSource, reason: str, key: str | None = None) -> None:
+        printable_key = None if key is None else _printable(key)
+        self.skipped.append(Skipped(_printable(rel), source.name, reason, printable_key))
