@@ -138,15 +138,15 @@ class SeaweedServer:
             self.ports = dict(zip(COMPONENTS, free_ports(len(COMPONENTS)), strict=True))
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env |= self.env()
-        log = (self.workdir / "weed.log").open("ab")
-        self.process = subprocess.Popen(
-            self.command(),
-            cwd=self.workdir,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (self.workdir / "weed.log").open("ab") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=self.workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._wait_ready(timeout)
         return self
 
