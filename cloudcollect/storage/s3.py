@@ -1,0 +1,586 @@
+"""S3-compatible object storage through boto3: the only module that imports boto3/botocore.
+
+Client defaults that make S3-compatible stores (SeaweedFS, MinIO, R2, Ceph, GCS) work:
+
+- ``request_checksum_calculation`` and ``response_checksum_validation`` are
+  ``when_required``: botocore >= 1.36 otherwise sends CRC32 trailers in ``aws-chunked``
+  bodies over HTTPS, which many stores reject or store verbatim. Instead every PutObject
+  and UploadPart carries our own ``Content-MD5``, which every store checks (``BadDigest``).
+- ``standard`` retries with ``total_max_attempts = CLOUDCOLLECT_MAX_ATTEMPTS``, explicit
+  connect/read timeouts, a connection pool sized to the workers.
+- No ACL header unless ``CLOUDCOLLECT_ACL`` is set; buckets are never created and bucket
+  ACL/policy APIs are never called. botocore debug logging is never turned on.
+
+Addressing style: ``path`` and ``virtual`` are passed to botocore as they are. ``auto``
+means path style when ``CLOUDCOLLECT_ENDPOINT_URL`` is set (local and self-hosted stores
+rarely have wildcard DNS for ``bucket.host``) and botocore's own choice on AWS (virtual
+hosted for DNS-compatible bucket names). Set ``virtual`` explicitly for an endpoint that
+needs it (some R2/OSS setups).
+
+Headers given to ``put`` map onto PutObject parameters: Content-Type, Cache-Control,
+Content-Encoding, Content-Disposition, Content-Language, Expires,
+X-Amz-Website-Redirect-Location, X-Amz-Storage-Class, and ``X-Amz-Meta-<name>`` (user
+metadata). Any other header name is a ConfigError naming CLOUDCOLLECT_HEADERS (checked
+when the storage is built from settings, before any request): S3 would silently drop it.
+
+Every botocore error goes through :func:`translate_error`, which yields a StorageError
+(retried in vain: transient) or a FatalStorageError (nothing else can succeed: bucket
+missing, credentials, access denied...). Messages name the operation, key, code and
+request id, never credentials or request headers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import threading
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
+from urllib.parse import unquote_plus
+
+import boto3
+import botocore.exceptions as bce
+from botocore.config import Config
+
+from ..baseurl import derive_base_url, object_url
+from ..config import Settings, require
+from ..errors import ConfigError, FatalStorageError, StorageError
+from ..hashing import hex_to_base64, part_size_for, plain_md5_from_etag
+from .base import MD5_METADATA, DeleteFailure, RemoteObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, PaginatorConfigTypeDef
+
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 60
+DELETE_BATCH = 1000
+_RAW_BODY = "CloudcollectRawBody"
+AddressingStyle = Literal["auto", "virtual", "path"]
+
+# Aliases: inside S3Storage, ``list`` is the method.
+_Objects = list[RemoteObject]
+_Failures = list[DeleteFailure]
+_Parts = list["CompletedPartTypeDef"]
+
+#: Error codes after which no other request can succeed.
+FATAL_CODES = frozenset(
+    {
+        "NoSuchBucket",
+        "AccessDenied",
+        "AllAccessDisabled",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidToken",
+        "TokenRefreshRequired",
+        "AccessControlListNotSupported",
+        "AuthorizationHeaderMalformed",
+        "RequestTimeTooSkewed",
+        "PermanentRedirect",
+        "InvalidBucketName",
+    }
+)
+#: What a DeleteObjects answer means when the store cannot do multi-object delete.
+_NO_MULTI_DELETE = frozenset({"MissingContentMD5", "NotImplemented", "InvalidRequest"})
+_MISSING_KEY = frozenset({"NoSuchKey", "404"})
+
+#: HTTP header (Title-Case, as headers.py produces) -> PutObject/CreateMultipartUpload param.
+HEADER_PARAMS: Mapping[str, str] = {
+    "Content-Type": "ContentType",
+    "Cache-Control": "CacheControl",
+    "Content-Encoding": "ContentEncoding",
+    "Content-Disposition": "ContentDisposition",
+    "Content-Language": "ContentLanguage",
+    "Expires": "Expires",
+    "X-Amz-Website-Redirect-Location": "WebsiteRedirectLocation",
+    "X-Amz-Storage-Class": "StorageClass",
+}
+_META_PREFIX = "x-amz-meta-"
+#: HeadObject response field -> header name reported in RemoteObject.headers.
+_HEAD_FIELDS: Mapping[str, str] = {
+    "ContentType": "Content-Type",
+    "CacheControl": "Cache-Control",
+    "ContentEncoding": "Content-Encoding",
+    "ContentDisposition": "Content-Disposition",
+    "ContentLanguage": "Content-Language",
+    "ExpiresString": "Expires",
+    "WebsiteRedirectLocation": "X-Amz-Website-Redirect-Location",
+}
+
+
+def request_params(headers: Mapping[str, str]) -> dict[str, Any]:
+    """Map HTTP headers onto PutObject parameters; unknown names are a ConfigError."""
+    params: dict[str, Any] = {}
+    metadata: dict[str, str] = {}
+    for name, value in headers.items():
+        canonical = "-".join(part.capitalize() for part in name.split("-"))
+        if canonical in HEADER_PARAMS:
+            params[HEADER_PARAMS[canonical]] = value
+        elif name.lower().startswith(_META_PREFIX) and len(name) > len(_META_PREFIX):
+            metadata[name[len(_META_PREFIX) :].lower()] = value
+        else:
+            known = ", ".join([*HEADER_PARAMS, "X-Amz-Meta-*"])
+            message = f"CLOUDCOLLECT_HEADERS: S3 cannot store header {name!r} (known: {known})"
+            raise ConfigError(message, key="CLOUDCOLLECT_HEADERS")
+    if metadata:
+        params["Metadata"] = metadata
+    return params
+
+
+def translate_error(
+    error: Exception, operation: str, key: str | None = None, *, attempts: int = 1
+) -> StorageError:
+    """Turn a botocore exception into a StorageError or FatalStorageError.
+
+    ``attempts`` is the client's total attempts, used as the retry count of connection
+    errors (botocore retried them all before raising).
+    """
+    where = f"{operation} {key!r}" if key is not None else operation
+    if isinstance(error, bce.ClientError):
+        response: Mapping[str, Any] = error.response
+        code = str(response.get("Error", {}).get("Code") or "Unknown")
+        text = str(response.get("Error", {}).get("Message") or "").strip()
+        meta = response.get("ResponseMetadata", {})
+        request_id = meta.get("RequestId") or meta.get("HTTPHeaders", {}).get("x-amz-request-id")
+        retries = int(meta.get("RetryAttempts", 0))
+        message = f"{where}: {code}" + (f" ({text})" if text else "")
+        if request_id:
+            message += f" [request id {request_id}]"
+        kind = FatalStorageError if code in FATAL_CODES else StorageError
+        return kind(message, key=key, code=code, request_id=request_id, retries=retries)
+    if isinstance(error, (bce.NoCredentialsError, bce.PartialCredentialsError)):
+        message = f"{where}: no usable AWS credentials ({type(error).__name__})"
+        return FatalStorageError(message, key=key, code=type(error).__name__)
+    if isinstance(error, (bce.CredentialRetrievalError, bce.TokenRetrievalError)):
+        message = f"{where}: credentials could not be loaded ({type(error).__name__})"
+        return FatalStorageError(message, key=key, code=type(error).__name__)
+    if isinstance(error, bce.SSLError):
+        message = f"{where}: TLS failure ({error}); set CLOUDCOLLECT_CA_BUNDLE for a private CA"
+        return FatalStorageError(message, key=key, code="SSLError", retries=attempts - 1)
+    if isinstance(error, (bce.ConnectionError, bce.HTTPClientError)):
+        code = "Timeout" if isinstance(error, bce.ReadTimeoutError) else "ConnectionError"
+        message = f"{where}: {code} ({error})"
+        return StorageError(message, key=key, code=code, retries=attempts - 1)
+    return StorageError(f"{where}: {type(error).__name__} ({error})", key=key, code="Error")
+
+
+def _client_config(settings: Settings) -> Config:
+    style = settings.addressing_style
+    if style == "auto" and settings.endpoint_url:
+        style = "path"
+    return Config(
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"addressing_style": cast(AddressingStyle, style)},
+        retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
+        max_pool_connections=settings.workers + 4,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+    )
+
+
+def _add_delete_content_md5(request: Any, **_: Any) -> None:
+    """Give DeleteObjects a Content-MD5 (botocore >= 1.36 sends only a CRC32, which older
+    MinIO, PowerScale and others refuse with MissingContentMD5)."""
+    body = request.body
+    if isinstance(body, bytes) and "Content-MD5" not in request.headers:
+        digest = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        request.headers["Content-MD5"] = hex_to_base64(digest)
+
+
+class S3Storage:
+    """Objects in an S3 bucket. Thread-safe: one botocore client shared by every worker.
+
+    Build it with :meth:`from_settings`. ``operations`` counts the API calls made (by
+    operation name, e.g. ``operations["PutObject"]``), retries not included. ``fast_list``
+    selects the listing path (see :meth:`list`).
+    """
+
+    def __init__(self, settings: Settings, client: S3Client, *, fast_list: bool = True) -> None:
+        self.settings = settings
+        self.bucket: str = require(settings, "bucket")
+        self.client = client
+        self.fast_list = fast_list
+        self.operations: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._raw_listing = threading.local()
+        events = client.meta.events
+        events.register("before-call.s3", self._count, unique_id="cloudcollect-count")
+        events.register(
+            "before-parse.s3.ListObjectsV2", self._keep_raw_body, unique_id="cloudcollect-raw"
+        )
+        events.register(
+            "before-sign.s3.DeleteObjects", _add_delete_content_md5, unique_id="cloudcollect-md5"
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3Storage:
+        """Build the client; ConfigError for a missing bucket, profile or bad header rule."""
+        require(settings, "bucket")
+        for _glob, rule in settings.headers:
+            request_params({name: value for name, value in rule.items() if value})
+        try:
+            session = boto3.session.Session(profile_name=settings.profile)
+            client = session.client(
+                "s3",
+                endpoint_url=settings.endpoint_url,
+                region_name=settings.region,
+                verify=settings.ca_bundle if settings.ca_bundle else None,
+                config=_client_config(settings),
+            )
+        except bce.ProfileNotFound as error:
+            raise ConfigError(
+                f"CLOUDCOLLECT_PROFILE: {error}", key="CLOUDCOLLECT_PROFILE"
+            ) from None
+        except ValueError as error:  # bad endpoint URL
+            message = f"CLOUDCOLLECT_ENDPOINT_URL: {error}"
+            raise ConfigError(message, key="CLOUDCOLLECT_ENDPOINT_URL") from None
+        return cls(settings, client)
+
+    # -- event handlers -------------------------------------------------------------------
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.operations[model.name] += 1
+
+    def _keep_raw_body(
+        self, response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+    ) -> None:
+        """On the fast listing path, hand the raw XML to us and let botocore parse nothing.
+
+        Runs after botocore's own 200-with-<Error> check; error responses are left alone,
+        so botocore's retries and error parsing work as usual.
+        """
+        if getattr(self._raw_listing, "active", False) and response_dict["status_code"] == 200:
+            customized_response_dict[_RAW_BODY] = response_dict["body"]
+            response_dict["body"] = b"<ListBucketResult></ListBucketResult>"
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def _error(self, error: Exception, operation: str, key: str | None = None) -> StorageError:
+        return translate_error(error, operation, key, attempts=self.settings.max_attempts)
+
+    def _where(self) -> str:
+        return self.settings.endpoint_url or "AWS S3"
+
+    # -- protocol -------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """HeadBucket. FatalStorageError when the bucket is missing, the credentials are
+        rejected or access is denied; StorageError when the endpoint cannot be reached."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as error:  # noqa: BLE001 - translated below
+            failure = self._error(error, "HeadBucket")
+            if failure.code in ("404", "NoSuchBucket"):
+                message = f"bucket {self.bucket!r} not found at {self._where()}"
+                raise FatalStorageError(
+                    message, code="NoSuchBucket", request_id=failure.request_id
+                ) from None
+            if failure.code in ("403", "301", "400"):
+                reason = {
+                    "403": "access denied (credentials rejected or no permission)",
+                    "301": "the bucket is in another region (set CLOUDCOLLECT_REGION)",
+                    "400": "bad request (wrong region or endpoint?)",
+                }[failure.code]
+                message = f"bucket {self.bucket!r} at {self._where()}: {reason}"
+                raise FatalStorageError(
+                    message, code=failure.code, request_id=failure.request_id
+                ) from None
+            raise failure from None
+
+    def list(self, prefix: str) -> Iterator[RemoteObject]:
+        """ListObjectsV2 under ``prefix``, paginated.
+
+        The fast path (default) receives each page's raw XML from botocore (same signing,
+        retries and error handling) and parses it with ElementTree, skipping botocore's
+        much slower XML-to-dict parser. If the raw body is not handed over (a botocore
+        change) or does not parse, the listing continues with the boto3 paginator from
+        the same continuation token. ``md5`` is the plain ETag when trust_etag is on.
+        """
+        token: str | None = None
+        if self.fast_list:
+            try:
+                for page, _next in self._fast_pages(prefix):
+                    yield from page
+                return
+            except _FastPathUnavailable as unavailable:
+                token = unavailable.token
+        yield from self._paginator_objects(prefix, token)
+
+    def _fast_pages(self, prefix: str) -> Iterator[tuple[_Objects, str | None]]:
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+            if token:
+                params["ContinuationToken"] = token
+            self._raw_listing.active = True
+            try:
+                response: Mapping[str, Any] = self.client.list_objects_v2(**params)
+            except Exception as error:  # noqa: BLE001 - translated
+                raise self._error(error, "ListObjectsV2", prefix) from None
+            finally:
+                self._raw_listing.active = False
+            raw = response.get(_RAW_BODY)
+            if not isinstance(raw, bytes):
+                raise _FastPathUnavailable(token)
+            try:
+                objects, next_token = parse_listing(raw, self.settings.trust_etag)
+            except (ET.ParseError, ValueError):
+                raise _FastPathUnavailable(token) from None
+            yield objects, next_token
+            if next_token is None:
+                return
+            token = next_token
+
+    def _paginator_objects(self, prefix: str, token: str | None) -> Iterator[RemoteObject]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        config: PaginatorConfigTypeDef = {"StartingToken": token} if token else {}
+        try:
+            for page in paginator.paginate(
+                Bucket=self.bucket, Prefix=prefix, PaginationConfig=config
+            ):
+                for item in page.get("Contents", []):
+                    etag = item.get("ETag")
+                    md5 = plain_md5_from_etag(etag) if self.settings.trust_etag else None
+                    yield RemoteObject(item["Key"], int(item["Size"]), md5=md5, etag=etag)
+        except Exception as error:  # noqa: BLE001 - translated
+            raise self._error(error, "ListObjectsV2", prefix) from None
+
+    def head(self, key: str) -> RemoteObject | None:
+        """HeadObject; ``None`` on 404. ``md5`` comes from our metadata, else from a plain
+        ETag (trust_etag on, object not SSE-KMS/SSE-C), else ``None``."""
+        response = self._head_object(key)
+        return None if response is None else self._remote_from_head(key, response)
+
+    def _head_object(self, key: str) -> Mapping[str, Any] | None:
+        try:
+            response: Mapping[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
+        except Exception as error:  # noqa: BLE001 - translated
+            failure = self._error(error, "HeadObject", key)
+            if failure.code in _MISSING_KEY:
+                return None
+            raise failure from None
+        return response
+
+    def _remote_from_head(self, key: str, response: Mapping[str, Any]) -> RemoteObject:
+        etag = response.get("ETag")
+        metadata: Mapping[str, str] = response.get("Metadata", {})
+        md5 = metadata.get(MD5_METADATA)
+        encrypted = response.get("ServerSideEncryption") in ("aws:kms", "aws:kms:dsse")
+        customer_key = "SSECustomerAlgorithm" in response
+        if md5 is None and self.settings.trust_etag and not (encrypted or customer_key):
+            md5 = plain_md5_from_etag(etag)
+        headers = {name: response[f] for f, name in _HEAD_FIELDS.items() if f in response}
+        for name, value in metadata.items():
+            if name != MD5_METADATA:
+                headers["X-Amz-Meta-" + "-".join(p.capitalize() for p in name.split("-"))] = value
+        size = int(response.get("ContentLength", 0))
+        return RemoteObject(key, size, md5=md5, etag=etag, headers=headers)
+
+    def put(
+        self, key: str, file: BinaryIO, size: int, md5: str, headers: Mapping[str, str]
+    ) -> None:
+        """PutObject with Content-MD5 up to multipart_threshold, else our own multipart.
+
+        Our MD5 goes into metadata ``cloudcollect-md5`` either way. A wrong MD5 is refused
+        (BadDigest) and leaves nothing: by the server for a single PUT, by us before
+        CompleteMultipartUpload for multipart (each part carries its own Content-MD5).
+        """
+        params = request_params(headers)
+        params["Metadata"] = {**params.get("Metadata", {}), MD5_METADATA: md5}
+        if self.settings.acl:
+            params["ACL"] = self.settings.acl
+        if size <= self.settings.multipart_threshold:
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=file,
+                    ContentLength=size,
+                    ContentMD5=hex_to_base64(md5),
+                    **params,
+                )
+            except Exception as error:  # noqa: BLE001 - translated
+                raise self._error(error, "PutObject", key) from None
+            return
+        self._put_multipart(key, file, size, md5, params)
+
+    def _put_multipart(
+        self, key: str, file: BinaryIO, size: int, md5: str, params: dict[str, Any]
+    ) -> None:
+        try:
+            created = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, **params)
+        except Exception as error:  # noqa: BLE001 - translated
+            raise self._error(error, "CreateMultipartUpload", key) from None
+        upload_id = created["UploadId"]
+        try:
+            parts = self._upload_parts(key, upload_id, file, size, md5)
+        except BaseException:
+            self._abort(key, upload_id)
+            raise
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except Exception as error:  # noqa: BLE001 - translated
+            failure = self._error(error, "CompleteMultipartUpload", key)
+            if failure.code == "NoSuchUpload" and self._stored_md5(key) == md5:
+                return  # a retried Complete whose first answer was lost
+            self._abort(key, upload_id)
+            raise failure from None
+        except BaseException:
+            self._abort(key, upload_id)
+            raise
+
+    def _upload_parts(
+        self, key: str, upload_id: str, file: BinaryIO, size: int, md5: str
+    ) -> _Parts:
+        part_size = part_size_for(size, self.settings.multipart_chunksize)
+        whole = hashlib.md5(usedforsecurity=False)
+        parts: _Parts = []
+        remaining = size
+        while remaining > 0:
+            data = _read_exactly(file, min(part_size, remaining), key)
+            remaining -= len(data)
+            whole.update(data)
+            number = len(parts) + 1
+            part_md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            try:
+                answer = self.client.upload_part(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=io.BytesIO(data),
+                    ContentLength=len(data),
+                    ContentMD5=hex_to_base64(part_md5),
+                )
+            except Exception as error:  # noqa: BLE001 - translated
+                raise self._error(error, "UploadPart", key) from None
+            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        if whole.hexdigest() != md5:
+            message = f"UploadPart {key!r}: BadDigest (content does not match its MD5)"
+            raise StorageError(message, key=key, code="BadDigest")
+        return parts
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        """Best effort: a failed abort is left to the bucket's lifecycle rule."""
+        with contextlib.suppress(Exception):
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    def _stored_md5(self, key: str) -> str | None:
+        try:
+            response = self._head_object(key)
+        except StorageError:
+            return None
+        return None if response is None else response.get("Metadata", {}).get(MD5_METADATA)
+
+    def delete(self, keys: Sequence[str]) -> _Failures:
+        """DeleteObjects (Quiet) in batches of 1000; per-key errors become DeleteFailure.
+
+        Stores without multi-object delete (MissingContentMD5, NotImplemented) get one
+        DeleteObject per key. Missing keys are not failures.
+        """
+        failures: _Failures = []
+        for start in range(0, len(keys), DELETE_BATCH):
+            failures += self._delete_batch(keys[start : start + DELETE_BATCH])
+        return failures
+
+    def _delete_batch(self, keys: Sequence[str]) -> _Failures:
+        try:
+            response: Mapping[str, Any] = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
+            )
+        except Exception as error:  # noqa: BLE001 - translated
+            failure = self._error(error, "DeleteObjects")
+            if failure.code in _NO_MULTI_DELETE:
+                return self._delete_one_by_one(keys)
+            raise failure from None
+        return [
+            DeleteFailure(str(item.get("Key")), str(item.get("Code")), str(item.get("Message", "")))
+            for item in response.get("Errors", [])
+            if item.get("Code") not in _MISSING_KEY
+        ]
+
+    def _delete_one_by_one(self, keys: Sequence[str]) -> _Failures:
+        failures: _Failures = []
+        for key in keys:
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+            except Exception as error:  # noqa: BLE001 - translated
+                failure = self._error(error, "DeleteObject", key)
+                if isinstance(failure, FatalStorageError):
+                    raise failure from None
+                if failure.code not in _MISSING_KEY:
+                    failures.append(DeleteFailure(key, failure.code or "Error", str(failure)))
+        return failures
+
+    def public_url(self, key: str) -> str:
+        return object_url(derive_base_url(self.settings), key)
+
+    def close(self) -> None:
+        """Close the client's connections; safe to call twice."""
+        self.client.close()
+
+
+class _FastPathUnavailable(Exception):
+    """The raw listing body was not available or did not parse; ``token`` = resume point."""
+
+    def __init__(self, token: str | None) -> None:
+        super().__init__("fast listing unavailable")
+        self.token = token
+
+
+def parse_listing(body: bytes, trust_etag: bool) -> tuple[list[RemoteObject], str | None]:
+    """Parse one ListObjectsV2 XML page: its objects and the next continuation token.
+
+    Namespace-agnostic. Keys are URL-decoded (``unquote_plus``, as botocore does) only
+    when the page says ``<EncodingType>url</EncodingType>``.
+    """
+    raw: list[tuple[str, str, str | None]] = []
+    fields: dict[str, str] = {}
+    encoded = truncated = False
+    token: str | None = None
+    for _event, element in ET.iterparse(io.BytesIO(body), events=("end",)):
+        tag = element.tag.rpartition("}")[2]
+        text = element.text or ""
+        if tag in ("Key", "Size", "ETag"):
+            fields[tag] = text
+        elif tag == "Contents":
+            raw.append((fields["Key"], fields["Size"], fields.get("ETag")))
+            fields = {}
+            element.clear()
+        elif tag == "EncodingType":
+            encoded = text == "url"
+        elif tag == "NextContinuationToken":
+            token = text
+        elif tag == "IsTruncated":
+            truncated = text == "true"
+    objects = [
+        RemoteObject(
+            unquote_plus(key) if encoded else key,
+            int(size),
+            md5=plain_md5_from_etag(etag) if trust_etag else None,
+            etag=etag,
+        )
+        for key, size, etag in raw
+    ]
+    return objects, (token if truncated and token else None)
+
+
+def _read_exactly(file: BinaryIO, count: int, key: str) -> bytes:
+    data = file.read(count)
+    if len(data) != count:
+        message = f"UploadPart {key!r}: file ended early ({len(data)} of {count} bytes)"
+        raise StorageError(message, key=key, code="SourceChanged")
+    return data
