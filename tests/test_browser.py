@@ -1,0 +1,194 @@
+"""A real browser loads the example app with its assets served from the SeaweedFS bucket.
+
+``publish`` puts the example's static files into a bucket, a prefix-scoped policy makes
+them publicly readable, and the example app runs on loopback with the switch on. Headless
+Debian chromium then loads the pages. Proof that the assets came from the bucket, not the
+app: the app's own request log shows no static request at all, every stylesheet and
+script URL in the page and every resource the browser fetched is a bucket URL, and styles
+that only the example's stylesheets set (and Bootstrap's own) are applied, and the scripts
+ran. A screenshot goes to tests/artifacts/browser.png.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from cloudcollect.pipeline import publish
+from examples.exampleapp import create_app
+from tests.conftest import Bucket
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+PREFIX = "example/v1/"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.seaweedfs,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason="needs Debian's chromium and chromedriver (apt-get install chromium "
+        "chromium-driver; .ci/run installs them)",
+    ),
+]
+
+CHROME_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1100,900",
+)
+
+ASSET_URLS_JS = """
+return [
+  ...[...document.querySelectorAll('link[rel=stylesheet], link[rel=icon]')].map(e => e.href),
+  ...[...document.querySelectorAll('script[src]')].map(e => e.src),
+  ...[...document.querySelectorAll('img[src]')].map(e => e.src),
+];
+"""
+STYLE_JS = "return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]];"
+FETCHED_JS = "return performance.getEntriesByType('resource').map(e => e.name);"
+
+
+class RequestLog:
+    """WSGI middleware that records every path the app is asked for."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+        self.paths: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        self.paths.append(environ.get("PATH_INFO", ""))
+        return self.app(environ, start_response)
+
+
+@pytest.fixture
+def published_site(bucket: Bucket) -> Iterator[tuple[str, str, RequestLog]]:
+    """The example published to ``bucket`` and served on loopback with the switch on;
+    yields (app URL, bucket base URL, the app's request log)."""
+    config = {
+        "CLOUDCOLLECT_SERVE_FROM_BUCKET": True,
+        "CLOUDCOLLECT_BUCKET": bucket.name,
+        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
+        "CLOUDCOLLECT_ADDRESSING_STYLE": "path",
+        "CLOUDCOLLECT_PREFIX": PREFIX,
+    }
+    app = create_app(config)
+    report = publish(app)
+    assert report.exit_code == 0, report.summary_line()
+    allow_public_read(bucket, PREFIX)
+    log = RequestLog(app.wsgi_app)
+    app.wsgi_app = log  # type: ignore[method-assign]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        bucket_base = f"{bucket.server.endpoint}/{bucket.name}/{PREFIX}"
+        yield f"http://127.0.0.1:{server.server_port}", bucket_base, log
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def allow_public_read(bucket: Bucket, prefix: str) -> None:
+    """The prefix-scoped bucket policy docs/serving.md recommends."""
+    statement = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket.name}/{prefix}*",
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    bucket.client.put_bucket_policy(Bucket=bucket.name, Policy=policy)
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager go online
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (*CHROME_ARGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def load(driver: Any, url: str) -> None:
+    """Open ``url`` and wait until the example's own script has run."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, 15).until(
+        lambda d: d.execute_script("return document.body.dataset.js") == "loaded"
+    )
+
+
+def style(driver: Any, selector: str, prop: str) -> str:
+    return str(driver.execute_script(STYLE_JS, selector, prop))
+
+
+def test_the_example_page_loads_its_assets_from_the_bucket(
+    published_site: tuple[str, str, RequestLog], browser: Any
+) -> None:
+    app_url, bucket_base, log = published_site
+
+    load(browser, app_url + "/")
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "browser.png"))
+
+    assets = browser.execute_script(ASSET_URLS_JS)
+    expected = {
+        bucket_base + "static/css/site.css",
+        bucket_base + "static/js/site.js",
+        bucket_base + "static/img/logo.svg",
+        bucket_base + "bootstrap/static/css/bootstrap.min.css",
+        bucket_base + "bootstrap/static/js/bootstrap.min.js",
+    }
+    assert expected <= set(assets)
+    assert all(url.startswith(bucket_base) for url in assets), assets
+    fetched = browser.execute_script(FETCHED_JS)
+    assert expected - {bucket_base + "static/img/logo.svg"} <= set(fetched)
+    assert all(url.startswith(bucket_base) for url in fetched), fetched
+    # site.css alone sets these; Bootstrap's css sets the button colour; both scripts ran.
+    assert style(browser, "#bucket-marker", "outlineColor") == "rgb(1, 2, 3)"
+    assert style(browser, "body", "backgroundColor") == "rgb(239, 246, 255)"
+    assert style(browser, ".btn-primary", "backgroundColor") == "rgb(13, 110, 253)"
+    assert browser.execute_script("return document.body.dataset.bootstrap") == "loaded"
+    assert log.paths == ["/"]  # the app served the page and no static file
+
+
+def test_blueprint_assets_come_from_the_bucket(
+    published_site: tuple[str, str, RequestLog], browser: Any
+) -> None:
+    app_url, bucket_base, log = published_site
+
+    load(browser, app_url + "/admin/")
+
+    assets = browser.execute_script(ASSET_URLS_JS)
+    assert bucket_base + "admin/static/admin.css" in assets  # relative '.static'
+    assert bucket_base + "admin/reports/static/reports.css" in assets  # nested blueprint
+    assert all(url.startswith(bucket_base) for url in assets), assets
+    assert style(browser, ".admin-panel", "borderLeftColor") == "rgb(4, 5, 6)"
+    assert style(browser, ".report", "color") == "rgb(7, 8, 9)"
+    assert log.paths == ["/admin/"]
