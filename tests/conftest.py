@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.support.faultproxy import FaultProxy, run_fault_proxy
 from tests.support.seaweed import ACCESS_KEY, REGION, SECRET_KEY, SeaweedServer
 
 _bucket_numbers = itertools.count(1)
@@ -105,3 +106,9 @@ def write_tree(root: Path, files: dict[str, bytes | str]) -> Path:
             content = content.encode("utf-8")
         path.write_bytes(content)
     return root
+
+
+@pytest.fixture
+def fault_proxy(seaweed: SeaweedServer) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the test server (see tests/support/faultproxy.py)."""
+    yield from run_fault_proxy(seaweed.endpoint)
