@@ -13,6 +13,7 @@ import json
 import ssl
 import unicodedata
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,14 @@ import flask
 import pytest
 from flask import Blueprint, Flask, render_template_string
 from flask_bootstrap import Bootstrap5
+from werkzeug.routing import BuildError
 
 from cloudcollect.baseurl import derive_base_url
 from cloudcollect.config import settings_from_config
+from cloudcollect.discovery import discover
 from cloudcollect.errors import ConfigError
-from cloudcollect.extension import CloudCollect
+from cloudcollect.extension import CloudCollect, app_settings
+from cloudcollect.pipeline import publish
 from tests.conftest import Bucket, write_tree
 
 BASE = "https://cdn.example.com/assets/"
@@ -264,6 +268,51 @@ def test_unicode_filenames_are_nfc_and_encoded_once(tmp_path: Path) -> None:
     urls = both(app, "static", filename=nfd)
 
     assert urls == (BASE + "static/caf%C3%A9/%C3%BC%201%2B1=2%25%23%3F.css",) * 2
+
+
+def test_every_discovered_file_is_where_url_for_links(tmp_path: Path) -> None:
+    """The collector and url_for agree on every key, odd names and NFD files included."""
+    write_tree(
+        tmp_path, {"static/a b+c%.css": "a", unicodedata.normalize("NFD", "static/é.css"): "b"}
+    )
+    app = make_app(tmp_path, ON | {"CLOUDCOLLECT_PREFIX": "v1"})
+    found = discover(app, app_settings(app))
+    folders = {source.name: source.folder for source in found.sources}
+    assert len(found.files) > 100  # Bootstrap-Flask's files are among them
+
+    with app.test_request_context("/"):
+        for file in found.files:
+            endpoint = "static" if file.source == "app" else f"{file.source}.static"
+            filename = file.path.relative_to(Path(str(folders[file.source])).resolve())
+            url = flask.url_for(endpoint, filename=filename.as_posix())
+            assert url.startswith(BASE)
+            assert urllib.parse.unquote(url[len(BASE) :]) == file.key
+
+
+def test_filesystem_storage_urls_point_at_the_collected_files(tmp_path: Path) -> None:
+    root = tmp_path / "collected"
+    config = {
+        "CLOUDCOLLECT_SERVE_FROM_BUCKET": True,
+        "CLOUDCOLLECT_STORAGE": "filesystem",
+        "CLOUDCOLLECT_ROOT": str(root),
+        "CLOUDCOLLECT_BASE_URL": "/collected/",
+    }
+    app = make_app(tmp_path / "site", config)
+    assert publish(app).exit_code == 0
+
+    for endpoint, filename, key in ENDPOINTS:
+        url = both(app, endpoint, filename=filename)[0]
+        assert url == "/collected/" + key
+        served = root / urllib.parse.unquote(url[len("/collected/") :])
+        assert served.read_bytes() == (root / key).read_bytes()
+    assert (root / "static/css/site.css").read_bytes() == b"body { color: rgb(1, 2, 3); }"
+
+
+def test_a_missing_static_endpoint_is_flasks_build_error(tmp_path: Path) -> None:
+    app = make_app(tmp_path, ON)
+
+    with app.test_request_context("/"), pytest.raises(BuildError):
+        flask.url_for("parent.static", filename="x.css")  # parent has no static folder
 
 
 # Base URL derivation ----------------------------------------------------------------
