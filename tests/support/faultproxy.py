@@ -22,7 +22,8 @@ Design notes (research/reliability-security.md, d.1 point 5 and X8/X9):
 - Request and response bodies are buffered whole: fine for test objects, not for GiB.
 - The log keeps a safe subset of headers: Authorization, security tokens and presigned-URL
   signatures never enter it.
-- One fresh upstream connection per request; the client side is kept alive.
+- One fresh upstream connection per request; the client side is kept alive. When the
+  upstream cannot be reached (server stopped) the client gets 502 BadGateway.
 """
 
 from __future__ import annotations
@@ -470,6 +471,10 @@ def _error_headers(request_id: str, extra: Mapping[str, str]) -> list[tuple[str,
 # --------------------------------------------------------------------------- exchange
 
 
+class _UpstreamError(Exception):
+    """The upstream server could not be reached or answered garbage; the client gets a 502."""
+
+
 @dataclass
 class _Response:
     status: int
@@ -547,6 +552,8 @@ class _Exchange:
             connection.endheaders(payload)
             answer = connection.getresponse()
             response = _Response(answer.status, answer.reason, answer.getheaders(), answer.read())
+        except (OSError, http.client.HTTPException) as exc:
+            raise _UpstreamError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             connection.close()
         self.upstream_status = response.status
@@ -639,12 +646,16 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             exchange = _Exchange(self)
             fault = self.proxy._select(exchange)
-            if fault is None:
-                exchange.relay(exchange.forward())
-            else:
+            if fault is not None:
                 exchange.fault = fault.action.name
-                fault.action.run(exchange, fault)
-        except (OSError, http.client.HTTPException):
+            try:
+                if fault is None:
+                    exchange.relay(exchange.forward())
+                else:
+                    fault.action.run(exchange, fault)
+            except _UpstreamError as exc:
+                exchange.respond_error(502, "BadGateway", f"faultproxy upstream: {exc}", {})
+        except OSError:
             self.close_connection = True  # client or upstream went away mid-exchange
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _proxy_request
