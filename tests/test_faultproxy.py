@@ -210,6 +210,51 @@ def test_expect_100_continue_is_answered_by_the_proxy(
     assert bucket.read("app.css") == source.read_bytes()
 
 
+def test_chunked_request_body_is_forwarded_with_a_length(
+    seaweed: SeaweedServer, bucket: Bucket
+) -> None:
+    with FaultProxy(upstream=seaweed.endpoint) as inner, FaultProxy(upstream=inner.url) as outer:
+        port = int(outer.url.rsplit(":", 1)[1])
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with sock, sock.makefile("rb") as reader:
+            sock.sendall(
+                f"PUT /{bucket.name}/k HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n"
+                "4;ext=1\r\nabcd\r\n3\r\nefg\r\n0\r\nX-Trailer: t\r\n\r\n".encode()
+            )
+            final = reader.readline()
+
+    assert final.startswith(b"HTTP/1.1 403 ")  # unsigned, so the server refuses it
+    (seen_by_inner,) = inner.requests()
+    assert seen_by_inner.headers["content-length"] == "7"
+    assert "transfer-encoding" not in seen_by_inner.headers
+    assert outer.requests()[0].headers["transfer-encoding"] == "chunked"
+
+
+def test_unreachable_upstream_is_a_502() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    with FaultProxy(upstream=f"http://127.0.0.1:{closed_port}") as proxy:
+        client = boto3.client(
+            "s3",
+            endpoint_url=proxy.url,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name=REGION,
+            config=Config(retries={"mode": "standard", "total_max_attempts": 2}),
+        )
+        try:
+            with pytest.raises(ClientError) as excinfo:
+                client.head_bucket(Bucket="any")
+        finally:
+            client.close()
+
+    assert error_code(excinfo) == "502"
+    assert [(r.status, r.upstream_status) for r in proxy.requests()] == [(502, None)] * 2
+    assert proxy.errors == []
+
+
 def test_proxy_answers_100_continue_itself_and_strips_expect(
     seaweed: SeaweedServer, bucket: Bucket
 ) -> None:
