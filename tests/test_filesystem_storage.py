@@ -104,6 +104,9 @@ def test_keys_never_escape_root(storage: FilesystemStorage, root: Path, key: str
         storage.delete([key])
     with pytest.raises(InvalidKeyError):
         storage.head(key)
+    if key.endswith(".css") and "/" in key:
+        with pytest.raises(InvalidKeyError):
+            list(storage.list(key.rpartition("/")[0] + "/"))
     assert not (root.parent / "escape.css").exists()
     assert not root.exists()
 

@@ -94,6 +94,8 @@ class FilesystemStorage:
     def list(self, prefix: str) -> Iterator[RemoteObject]:
         """Walk ``root`` (from the prefix's directory); temporary files are skipped."""
         directory, _, _ = prefix.rpartition("/")
+        if directory:
+            validate_segments(directory)
         start = self.root.joinpath(*directory.split("/")) if directory else self.root
         for folder, dirnames, filenames in os.walk(start):
             dirnames.sort()
