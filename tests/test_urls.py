@@ -472,3 +472,22 @@ def test_the_public_read_policy_is_scoped_to_the_prefix(bucket: Bucket) -> None:
         fetch(base + "private/secret.txt")
     assert denied.value.code == 403
     denied.value.close()
+
+
+def test_the_example_app_reads_its_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from examples.exampleapp import create_app
+
+    monkeypatch.setenv("CLOUDCOLLECT_SERVE_FROM_BUCKET", "true")  # JSON for non-strings
+    monkeypatch.setenv("CLOUDCOLLECT_BUCKET", "123")  # strings stay strings
+    monkeypatch.setenv("CLOUDCOLLECT_WORKERS", "4")
+    app = create_app({"CLOUDCOLLECT_REGION": "eu-west-1"})
+
+    assert app_settings(app).workers == 4
+    page = app.test_client().get("/admin/").text
+    base = "https://123.s3.eu-west-1.amazonaws.com/"
+    for key in ("static/css/site.css", "bootstrap/static/css/bootstrap.min.css"):
+        assert f'href="{base}{key}"' in page
+    assert f'href="{base}admin/static/admin.css"' in page  # relative '.static'
+    assert f'href="{base}admin/reports/static/reports.css"' in page
