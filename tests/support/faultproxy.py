@@ -320,6 +320,10 @@ class Fault:
         return True
 
 
+def _message(code: str, message: str | None) -> str:
+    return _DEFAULT_MESSAGES.get(code, code) if message is None else message
+
+
 def error(
     status: int, code: str, message: str | None = None, retry_after: float | None = None
 ) -> Action:
@@ -327,7 +331,7 @@ def error(
 
     ``retry_after`` (seconds) sends ``Retry-After`` and botocore's ``x-amz-retry-after`` (ms).
     """
-    text = _DEFAULT_MESSAGES.get(code, code) if message is None else message
+    text = _message(code, message)
     extra: dict[str, str] = {}
     if retry_after is not None:
         extra["Retry-After"] = str(math.ceil(retry_after))
@@ -389,7 +393,7 @@ def flip_byte() -> Action:
 
 def error_200_body(code: str = "InternalError", message: str | None = None) -> Action:
     """Answer 200 with an ``<Error>`` body (S3's CompleteMultipartUpload failure); not forwarded."""
-    text = _DEFAULT_MESSAGES.get(code, code) if message is None else message
+    text = _message(code, message)
 
     def run(exchange: _Exchange, fault: Fault) -> None:
         exchange.body()
@@ -403,7 +407,7 @@ def delete_errors(code: str = "AccessDenied", message: str | None = None) -> Act
 
     The server really deleted those keys; only the answer the client hears changes.
     """
-    text = _DEFAULT_MESSAGES.get(code, code) if message is None else message
+    text = _message(code, message)
 
     def run(exchange: _Exchange, fault: Fault) -> None:
         response = exchange.forward()
