@@ -22,6 +22,16 @@ from cloudcollect.errors import ConfigError, FatalStorageError, StorageError
 from cloudcollect.storage.base import MD5_METADATA, DeleteFailure
 from cloudcollect.storage.s3 import S3Storage, parse_listing, request_params, translate_error
 from tests.conftest import Bucket
+from tests.support.faultproxy import (
+    Fault,
+    FaultProxy,
+    delete_errors,
+    error,
+    error_200_body,
+    require_content_md5,
+    reset_after_forward,
+    reset_mid_body,
+)
 from tests.support.seaweed import REGION, SECRET_KEY
 
 MIB = 1024 * 1024
@@ -169,8 +179,8 @@ def test_bad_secret_is_fatal_and_never_printed(
     storage.close()
 
     assert errors[1].code in ("SignatureDoesNotMatch", "AccessDenied", "InvalidAccessKeyId")
-    for error in errors:
-        text = f"{error} {error.code} {error.request_id} {error.args}"
+    for failure in errors:
+        text = f"{failure} {failure.code} {failure.request_id} {failure.args}"
         assert wrong not in text
         assert SECRET_KEY not in text
         assert "Authorization" not in text and "Signature=" not in text
@@ -625,3 +635,107 @@ def test_expires_header_is_accepted_by_botocore() -> None:
             "k", io.BytesIO(b"a"), 1, md5(b"a"), {"Expires": "Thu, 01 Jan 2037 00:00:00 GMT"}
         )
         stub.assert_no_pending_responses()
+
+
+# -- through the fault proxy (real SeaweedFS behind it) ----------------------------------
+
+
+def via_proxy(bucket: Bucket, proxy: FaultProxy, **changes: Any) -> S3Storage:
+    return S3Storage.from_settings(settings_for(bucket, endpoint_url=proxy.url, **changes))
+
+
+@pytest.mark.seaweedfs
+def test_lost_complete_answer_through_the_proxy(bucket: Bucket, fault_proxy: FaultProxy) -> None:
+    fault_proxy.add(Fault("CompleteMultipartUpload", "static/*", reset_after_forward()))
+    storage = via_proxy(
+        bucket, fault_proxy, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB
+    )
+    data = bytes(range(256)) * (6 * MIB // 256)
+
+    storage.put("static/big.bin", io.BytesIO(data), len(data), md5(data), HEADERS)
+    storage.close()
+
+    assert len(fault_proxy.requests("CompleteMultipartUpload")) >= 2
+    assert bucket.read("static/big.bin") == data
+    assert bucket.head("static/big.bin")["Metadata"][MD5_METADATA] == md5(data)
+    assert bucket.client.list_multipart_uploads(Bucket=bucket.name).get("Uploads", []) == []
+
+
+@pytest.mark.seaweedfs
+def test_slow_down_is_retried_then_succeeds(bucket: Bucket, fault_proxy: FaultProxy) -> None:
+    fault_proxy.add(Fault("PutObject", "static/a.css", error(503, "SlowDown"), times=2))
+    fault_proxy.add(Fault("UploadPart", "static/big.bin", reset_mid_body(), times=1))
+    storage = via_proxy(
+        bucket, fault_proxy, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB
+    )
+    big = b"b" * (5 * MIB + 3)
+    storage.put("static/a.css", io.BytesIO(b"a{}"), 3, md5(b"a{}"), HEADERS)
+    storage.put("static/big.bin", io.BytesIO(big), len(big), md5(big), HEADERS)
+    storage.close()
+
+    assert [r.status for r in fault_proxy.requests("PutObject")] == [503, 503, 200]
+    assert bucket.read("static/a.css") == b"a{}"
+    assert bucket.read("static/big.bin") == big
+
+
+@pytest.mark.seaweedfs
+def test_persistent_errors_fail_the_key_with_code_and_retries(
+    bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.add(Fault("PutObject", "static/a.css", error(503, "SlowDown"), times=None))
+    storage = via_proxy(bucket, fault_proxy, max_attempts=3)
+    with pytest.raises(StorageError) as raised:
+        storage.put("static/a.css", io.BytesIO(b"a"), 1, md5(b"a"), HEADERS)
+    storage.close()
+
+    assert type(raised.value) is StorageError
+    assert (raised.value.code, raised.value.retries, raised.value.key) == (
+        "SlowDown",
+        2,
+        "static/a.css",
+    )
+    assert len(fault_proxy.requests("PutObject")) == 3
+    assert bucket.keys() == set()
+
+
+@pytest.mark.seaweedfs
+def test_expired_token_is_fatal(bucket: Bucket, fault_proxy: FaultProxy) -> None:
+    fault_proxy.add(Fault("PutObject", None, error(400, "ExpiredToken"), times=None))
+    storage = via_proxy(bucket, fault_proxy)
+    with pytest.raises(FatalStorageError) as raised:
+        storage.put("static/a.css", io.BytesIO(b"a"), 1, md5(b"a"), HEADERS)
+    storage.close()
+    assert raised.value.code == "ExpiredToken"
+    assert len(fault_proxy.requests("PutObject")) == 1  # not retried
+
+
+@pytest.mark.seaweedfs
+def test_fast_listing_retries_a_200_with_an_error_body(
+    bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    _fill(bucket, ["static/a.css", "static/b.css"])
+    fault_proxy.add(Fault("ListObjectsV2", None, error_200_body("InternalError")))
+    fault_proxy.add(Fault("ListObjectsV2", None, error(503, "SlowDown")))
+    storage = via_proxy(bucket, fault_proxy)
+
+    listed = sorted(o.key for o in storage.list("static/"))
+    storage.close()
+
+    assert listed == ["static/a.css", "static/b.css"]
+    assert [r.status for r in fault_proxy.requests("ListObjectsV2")] == [200, 503, 200]
+
+
+@pytest.mark.seaweedfs
+def test_delete_objects_errors_and_required_content_md5_through_the_proxy(
+    bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    _fill(bucket, ["static/a.css", "static/b.css", "static/keep/c.css"])
+    fault_proxy.add(Fault("DeleteObjects", None, require_content_md5(), times=None))
+    fault_proxy.add(Fault("DeleteObjects", "static/keep/*", delete_errors("AccessDenied")))
+    storage = via_proxy(bucket, fault_proxy)
+
+    failures = storage.delete(["static/a.css", "static/b.css", "static/keep/c.css"])
+    storage.close()
+
+    assert [(f.key, f.code) for f in failures] == [("static/keep/c.css", "AccessDenied")]
+    assert [r.status for r in fault_proxy.requests("DeleteObjects")] == [200]
