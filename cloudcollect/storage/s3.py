@@ -66,6 +66,9 @@ _Objects = list[RemoteObject]
 _Failures = list[DeleteFailure]
 _Parts = list["CompletedPartTypeDef"]
 
+#: What botocore raises for a failed request; anything else is a bug and propagates.
+BOTO_ERRORS = (bce.BotoCoreError, bce.ClientError)
+
 #: Error codes after which no other request can succeed.
 FATAL_CODES = frozenset(
     {
@@ -266,7 +269,8 @@ class S3Storage:
         return translate_error(error, operation, key, attempts=self.settings.max_attempts)
 
     def _where(self) -> str:
-        return self.settings.endpoint_url or "AWS S3"
+        where = self.settings.endpoint_url or "AWS S3"
+        return f"{where} (region {self.settings.region})" if self.settings.region else where
 
     # -- protocol -------------------------------------------------------------------------
 
@@ -275,7 +279,7 @@ class S3Storage:
         rejected or access is denied; StorageError when the endpoint cannot be reached."""
         try:
             self.client.head_bucket(Bucket=self.bucket)
-        except Exception as error:  # noqa: BLE001 - translated below
+        except BOTO_ERRORS as error:
             failure = self._error(error, "HeadBucket")
             if failure.code in ("404", "NoSuchBucket"):
                 message = f"bucket {self.bucket!r} not found at {self._where()}"
@@ -322,7 +326,7 @@ class S3Storage:
             self._raw_listing.active = True
             try:
                 response: Mapping[str, Any] = self.client.list_objects_v2(**params)
-            except Exception as error:  # noqa: BLE001 - translated
+            except BOTO_ERRORS as error:
                 raise self._error(error, "ListObjectsV2", prefix) from None
             finally:
                 self._raw_listing.active = False
@@ -349,7 +353,7 @@ class S3Storage:
                     etag = item.get("ETag")
                     md5 = plain_md5_from_etag(etag) if self.settings.trust_etag else None
                     yield RemoteObject(item["Key"], int(item["Size"]), md5=md5, etag=etag)
-        except Exception as error:  # noqa: BLE001 - translated
+        except BOTO_ERRORS as error:
             raise self._error(error, "ListObjectsV2", prefix) from None
 
     def head(self, key: str) -> RemoteObject | None:
@@ -361,7 +365,7 @@ class S3Storage:
     def _head_object(self, key: str) -> Mapping[str, Any] | None:
         try:
             response: Mapping[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
-        except Exception as error:  # noqa: BLE001 - translated
+        except BOTO_ERRORS as error:
             failure = self._error(error, "HeadObject", key)
             if failure.code in _MISSING_KEY:
                 return None
@@ -406,7 +410,7 @@ class S3Storage:
                     ContentMD5=hex_to_base64(md5),
                     **params,
                 )
-            except Exception as error:  # noqa: BLE001 - translated
+            except BOTO_ERRORS as error:
                 raise self._error(error, "PutObject", key) from None
             return
         self._put_multipart(key, file, size, md5, params)
@@ -416,7 +420,7 @@ class S3Storage:
     ) -> None:
         try:
             created = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, **params)
-        except Exception as error:  # noqa: BLE001 - translated
+        except BOTO_ERRORS as error:
             raise self._error(error, "CreateMultipartUpload", key) from None
         upload_id = created["UploadId"]
         try:
@@ -431,7 +435,7 @@ class S3Storage:
                 UploadId=upload_id,
                 MultipartUpload={"Parts": parts},
             )
-        except Exception as error:  # noqa: BLE001 - translated
+        except BOTO_ERRORS as error:
             failure = self._error(error, "CompleteMultipartUpload", key)
             if failure.code == "NoSuchUpload" and self._stored_md5(key) == md5:
                 return  # a retried Complete whose first answer was lost
@@ -464,7 +468,7 @@ class S3Storage:
                     ContentLength=len(data),
                     ContentMD5=hex_to_base64(part_md5),
                 )
-            except Exception as error:  # noqa: BLE001 - translated
+            except BOTO_ERRORS as error:
                 raise self._error(error, "UploadPart", key) from None
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
         if whole.hexdigest() != md5:
@@ -474,7 +478,7 @@ class S3Storage:
 
     def _abort(self, key: str, upload_id: str) -> None:
         """Best effort: a failed abort is left to the bucket's lifecycle rule."""
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(*BOTO_ERRORS):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
     def _stored_md5(self, key: str) -> str | None:
@@ -501,7 +505,7 @@ class S3Storage:
                 Bucket=self.bucket,
                 Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
             )
-        except Exception as error:  # noqa: BLE001 - translated
+        except BOTO_ERRORS as error:
             failure = self._error(error, "DeleteObjects")
             if failure.code in _NO_MULTI_DELETE:
                 return self._delete_one_by_one(keys)
@@ -517,7 +521,7 @@ class S3Storage:
         for key in keys:
             try:
                 self.client.delete_object(Bucket=self.bucket, Key=key)
-            except Exception as error:  # noqa: BLE001 - translated
+            except BOTO_ERRORS as error:
                 failure = self._error(error, "DeleteObject", key)
                 if isinstance(failure, FatalStorageError):
                     raise failure from None
