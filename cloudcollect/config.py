@@ -64,6 +64,7 @@ class Settings:
     multipart_threshold: int = _setting(64 * MIB, "int", "Files above this use multipart.")
     multipart_chunksize: int = _setting(16 * MIB, "int", "Multipart part size (min 5 MiB).")
     trust_etag: bool = _setting(True, "bool", "Trust plain-MD5 ETags (off for SSE-KMS).")
+    hash_cache: bool = _setting(True, "bool", "Reuse MD5s of unchanged local files (user cache).")
     max_attempts: int = _setting(5, "int", "Attempts per request, the first included.")
 
     def replace(self, **changes: Any) -> Settings:
