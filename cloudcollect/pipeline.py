@@ -7,10 +7,13 @@ problems with individual files or the storage: they are in the returned Report, 
 
 from __future__ import annotations
 
+import hashlib
+import io
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from flask import Flask
 
@@ -18,12 +21,14 @@ from .config import Settings
 from .discovery import Discovery, LocalFile, discover
 from .errors import CloudCollectError, DeletionRefused, Interrupted
 from .extension import app_settings
-from .hashing import md5_of_file
 from .headers import headers_for
 from .plan import Action, LocalAsset, Plan, make_plan, needs_head
-from .report import FAILED, PLANNED, UNCHANGED, Outcome, Report
+from .report import FAILED, PLANNED, UNCHANGED, UPLOADED, Outcome, Report
+from .state import Recorded, decode, encode, headers_digest, merge, state_key
 from .storage.base import RemoteObject, Storage
 from .sync import Progress, delete_keys, run_parallel, upload_step
+
+STATE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 
 
 def publish(
@@ -81,7 +86,13 @@ def _run(
     assets, remote = _hash_while_listing(discovery.files, settings, storage, report)
     _check_cancel(cancel)
     scope = _delete_scope(discovery, settings) if settings.delete else None
-    plan = make_plan(assets, remote, force=force, delete_within=scope)
+    plan = make_plan(
+        assets,
+        remote.objects,
+        force=force,
+        delete_within=scope,
+        live_headers=remote.live_headers,
+    )
     if on_plan is not None:
         on_plan(plan)
     for step in plan.skips:
@@ -100,11 +111,62 @@ def _run(
     _check_cancel(cancel)
     if settings.delete:
         _delete(plan, discovery, settings, storage, report)
+    if storage.stores_headers:
+        _save_state(assets, remote, report, settings, storage)
+
+
+@dataclass
+class _Remote:
+    """What the storage holds under the prefix, as far as the run knows it."""
+
+    objects: dict[str, RemoteObject]
+    live_headers: dict[str, str] | None  # key -> headers_digest; None: no headers stored
+    state: bytes | None  # the state object as read
+
+
+def _read_remote(settings: Settings, storage: Storage) -> _Remote:
+    """List the prefix; read the state object when the listing shows one."""
+    key = state_key(settings.prefix)
+    objects = {obj.key: obj for obj in storage.list(settings.prefix)}
+    raw = storage.get(key) if objects.pop(key, None) is not None else None
+    merged, digests = merge(objects, decode(raw))
+    return _Remote(merged, digests if storage.stores_headers else None, raw)
+
+
+def _save_state(
+    assets: list[LocalAsset],
+    remote: _Remote,
+    report: Report,
+    settings: Settings,
+    storage: Storage,
+) -> None:
+    """Record every key now known to be right (uploaded or unchanged); write only if new."""
+    by_key = {asset.key: asset for asset in assets}
+    entries: dict[str, Recorded] = {}
+    for outcome in report.outcomes:
+        asset = by_key.get(outcome.key)
+        if asset is None or outcome.status not in (UPLOADED, UNCHANGED):
+            continue
+        listed = remote.objects.get(outcome.key)
+        if outcome.status == UPLOADED:
+            etag = outcome.etag
+        else:
+            etag = listed.etag if listed is not None else None
+        entries[outcome.key] = Recorded(etag, asset.md5, headers_digest(asset.headers))
+    data = encode(entries)
+    if data != remote.state:
+        storage.put(
+            state_key(settings.prefix),
+            io.BytesIO(data),
+            len(data),
+            hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            STATE_HEADERS,
+        )
 
 
 def _hash_while_listing(
     files: list[LocalFile], settings: Settings, storage: Storage, report: Report
-) -> tuple[list[LocalAsset], dict[str, RemoteObject]]:
+) -> tuple[list[LocalAsset], _Remote]:
     """Hash every file in parallel while the listing runs; then HEAD undecidable keys."""
     assets: list[LocalAsset] = []
 
@@ -115,19 +177,21 @@ def _hash_while_listing(
             assets.append(result)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
-        listing = lister.submit(lambda: {obj.key: obj for obj in storage.list(settings.prefix)})
+        listing = lister.submit(_read_remote, settings, storage)
         run_parallel(files, _hasher(settings), keep, workers=settings.workers)
         remote = listing.result()
 
     def remember(found: tuple[str, RemoteObject | None]) -> None:
         key, obj = found
         if obj is None:
-            remote.pop(key, None)
-        else:
-            remote[key] = obj
+            remote.objects.pop(key, None)
+            return
+        remote.objects[key] = obj
+        if remote.live_headers is not None:
+            remote.live_headers[key] = headers_digest(obj.headers)
 
     run_parallel(
-        needs_head(assets, remote),
+        needs_head(assets, remote.objects, remote.live_headers),
         lambda key: (key, storage.head(key)),
         remember,
         workers=settings.workers,

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .state import headers_digest
 from .storage.base import RemoteObject
 
 
@@ -66,8 +67,18 @@ class Plan:
         return self.of(Action.DELETE)
 
 
-def upload_reason(asset: LocalAsset, remote: RemoteObject | None, force: bool) -> str | None:
-    """Why ``asset`` must be uploaded, or ``None`` when the remote copy is identical."""
+def upload_reason(
+    asset: LocalAsset,
+    remote: RemoteObject | None,
+    force: bool,
+    live_headers: str | None = None,
+    compare_headers: bool = False,
+) -> str | None:
+    """Why ``asset`` must be uploaded, or ``None`` when the remote copy is identical.
+
+    With ``compare_headers``, ``live_headers`` is the ``headers_digest`` of the stored
+    object's headers (``None``: unknown, which also means "upload").
+    """
     if remote is None:
         return "new"
     if force:
@@ -78,17 +89,31 @@ def upload_reason(asset: LocalAsset, remote: RemoteObject | None, force: bool) -
         return "remote checksum unknown"
     if remote.md5 != asset.md5:
         return "content changed"
+    if compare_headers and live_headers != headers_digest(asset.headers):
+        return "headers unknown" if live_headers is None else "headers changed"
     return None
 
 
-def needs_head(assets: Iterable[LocalAsset], remote: Mapping[str, RemoteObject]) -> list[str]:
-    """Keys whose listing entry cannot decide: same size, MD5 unknown (ask the storage)."""
+def needs_head(
+    assets: Iterable[LocalAsset],
+    remote: Mapping[str, RemoteObject],
+    live_headers: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Keys the listing cannot decide: same size and an unknown MD5, or (when headers are
+    compared, ``live_headers`` not None) the same MD5 but unknown headers."""
     return [
         asset.key
         for asset in assets
         if (found := remote.get(asset.key)) is not None
         and found.size == asset.size
-        and found.md5 is None
+        and (
+            found.md5 is None
+            or (
+                found.md5 == asset.md5
+                and live_headers is not None
+                and asset.key not in live_headers
+            )
+        )
     ]
 
 
@@ -98,8 +123,13 @@ def make_plan(
     *,
     force: bool = False,
     delete_within: Sequence[str] | None = None,
+    live_headers: Mapping[str, str] | None = None,
 ) -> Plan:
     """Compare ``local`` with ``remote`` (the listing) and plan each key.
+
+    ``live_headers`` maps keys to the ``headers_digest`` of their stored headers; when
+    given, an object whose headers differ from the wanted ones is uploaded again ("headers
+    changed"); ``None`` (a storage that keeps no headers) compares content only.
 
     With ``delete_within`` (normalised prefixes ending in ``/``), remote keys under one of
     them without a local source are planned for deletion; no other key ever is, whatever
@@ -108,7 +138,13 @@ def make_plan(
     uploads: list[Step] = []
     skips: list[Step] = []
     for asset in sorted(local, key=lambda a: a.key):
-        reason = upload_reason(asset, remote.get(asset.key), force)
+        reason = upload_reason(
+            asset,
+            remote.get(asset.key),
+            force,
+            (live_headers or {}).get(asset.key),
+            compare_headers=live_headers is not None,
+        )
         if reason is None:
             skips.append(Step(Action.SKIP, asset.key, "unchanged", asset, asset.size))
         else:

@@ -29,6 +29,7 @@ class Outcome:
     request_id: str | None = None
     message: str | None = None
     retries: int = 0
+    etag: str | None = None
 
 
 @dataclass

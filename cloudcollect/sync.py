@@ -83,7 +83,7 @@ def upload_step(storage: Storage) -> Callable[[Step], Outcome]:
             with asset.path.open("rb") as stream:
                 if _changed(os.fstat(stream.fileno()), asset.size, asset.mtime_ns):
                     return _failed(step, "SourceChanged", "file changed since it was hashed")
-                storage.put(asset.key, stream, asset.size, asset.md5, asset.headers)
+                etag = storage.put(asset.key, stream, asset.size, asset.md5, asset.headers)
             if _changed(os.stat(asset.path), asset.size, asset.mtime_ns):
                 return _failed(step, "SourceChanged", "file changed during upload")
         except FatalStorageError:
@@ -92,7 +92,7 @@ def upload_step(storage: Storage) -> Callable[[Step], Outcome]:
             return _failed(step, error.code or "Error", str(error), error)
         except OSError as error:
             return _failed(step, "LocalReadError", f"{error.strerror or error}")
-        return Outcome(step.key, "upload", UPLOADED, step.reason, step.size)
+        return Outcome(step.key, "upload", UPLOADED, step.reason, step.size, etag=etag)
 
     return upload
 

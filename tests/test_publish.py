@@ -11,6 +11,7 @@ import pytest
 from cloudcollect import MemoryStorage, publish
 from cloudcollect.extension import app_settings
 from cloudcollect.report import Report
+from cloudcollect.state import STATE_NAME
 from cloudcollect.storage.memory import StoredObject
 from tests.conftest import Bucket
 from tests.support.apps import make_app, served_files
@@ -38,7 +39,9 @@ def test_publishes_exactly_what_flask_serves(tmp_path: Path) -> None:
     report = publish(app, storage=storage)
     assert report.exit_code == 0, report.to_dict()
     expected = served_files(tmp_path)
-    assert {k: v.data for k, v in storage.objects.items()} == expected
+    published = {k: v.data for k, v in storage.objects.items() if k != STATE_NAME}
+    assert published == expected
+    assert set(storage.objects) - set(expected) == {STATE_NAME}
     client = app.test_client()
     for key, data in expected.items():
         response = client.get("/" + key)
@@ -138,7 +141,7 @@ def test_seaweedfs_round_trip_and_reruns(tmp_path: Path, bucket: Bucket) -> None
     first = publish(app)
     assert first.exit_code == 0, first.to_dict()
     expected = served_files(tmp_path)
-    assert bucket.keys() == set(expected)
+    assert bucket.keys() == set(expected) | {STATE_NAME}
     for key, data in expected.items():
         assert bucket.read(key) == data
     assert bucket.head("static/js/site.js")["ContentType"] == "text/javascript; charset=utf-8"

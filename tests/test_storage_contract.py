@@ -173,6 +173,20 @@ def test_put_head_list_round_trip(backend: Backend) -> None:
         assert (listing[key].size, listing[key].md5) == (len(data), md5(data))
 
 
+def test_get_reads_small_objects_and_put_returns_the_listed_etag(backend: Backend) -> None:
+    data = b'{"version": 1}'
+    etag = backend.storage.put("p/state.json", io.BytesIO(data), len(data), md5(data), HEADERS)
+    assert backend.storage.get("p/state.json") == data
+    assert backend.storage.get("p/absent.json") is None
+    listed = backend.listing("p/")["p/state.json"]
+    assert etag == listed.etag
+    if backend.is_s3 or backend.name == "memory":
+        assert backend.storage.stores_headers
+        assert etag is not None
+    else:
+        assert not backend.storage.stores_headers
+
+
 def test_missing_key_heads_to_none(backend: Backend) -> None:
     backend.put("static/here.css", b"x")
     assert backend.storage.head("static/absent.css") is None

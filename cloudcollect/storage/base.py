@@ -43,7 +43,13 @@ class DeleteFailure:
 
 @runtime_checkable
 class Storage(Protocol):
-    """Where collected files go. Methods may be called from several threads at once."""
+    """Where collected files go. Methods may be called from several threads at once.
+
+    ``stores_headers`` says whether ``put`` keeps the headers it is given (so that
+    ``head`` reports them); a filesystem cannot, and then headers are never compared.
+    """
+
+    stores_headers: bool
 
     def check(self) -> None:
         """Verify that the target exists and is reachable, before any write.
@@ -62,16 +68,23 @@ class Storage(Protocol):
     def head(self, key: str) -> RemoteObject | None:
         """Return the object at ``key`` with its headers and recorded MD5, or ``None``."""
 
+    def get(self, key: str) -> bytes | None:
+        """Return the whole content of the small object at ``key``, or ``None`` if missing.
+
+        Only used for cloudcollect's own state object (see ``cloudcollect.state``).
+        """
+
     def put(
         self, key: str, file: BinaryIO, size: int, md5: str, headers: Mapping[str, str]
-    ) -> None:
+    ) -> str | None:
         """Store ``size`` bytes read from ``file`` (at its start) under ``key``.
 
         The content is streamed, never read whole into memory. ``md5`` is the hex MD5
         of those bytes: the backend sends it for verification where it can and records
         it so that ``head``/``list`` report it. ``headers`` are HTTP headers
         (Content-Type, Cache-Control, Content-Encoding...). An existing object is
-        replaced. On failure nothing partial is left under ``key``.
+        replaced. On failure nothing partial is left under ``key``. Returns the new
+        object's ETag as a listing will show it, or ``None`` when the store has none.
         """
 
     def delete(self, keys: Sequence[str]) -> builtins.list[DeleteFailure]:

@@ -51,6 +51,8 @@ _Failures = list[DeleteFailure]
 class FilesystemStorage:
     """Files under ``root``; ``base_url`` is where ``root`` is served (default ``/``)."""
 
+    stores_headers = False
+
     def __init__(self, root: Path | str, base_url: str = "/") -> None:
         self.root = Path(root).absolute()
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
@@ -126,6 +128,15 @@ class FilesystemStorage:
         except OSError as error:
             raise StorageError(f"head {key!r}: {error}", key=key, code=_code(error)) from None
         return RemoteObject(key, info.st_size, md5=md5)
+
+    def get(self, key: str) -> bytes | None:
+        """The file's bytes, or ``None`` when it does not exist."""
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        except OSError as error:
+            raise StorageError(f"get {key!r}: {error}", key=key, code=_code(error)) from None
 
     def put(
         self, key: str, file: BinaryIO, size: int, md5: str, headers: Mapping[str, str]

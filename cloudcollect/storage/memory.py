@@ -31,6 +31,8 @@ class StoredObject:
 class MemoryStorage:
     """Keeps objects in a dict; thread-safe; verifies the MD5 of what it receives."""
 
+    stores_headers = True
+
     def __init__(self, base_url: str = "memory://bucket/") -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.objects: dict[str, StoredObject] = {}
@@ -61,9 +63,13 @@ class MemoryStorage:
             key, len(stored.data), md5=stored.md5, etag=stored.md5, headers=dict(stored.headers)
         )
 
-    def put(
-        self, key: str, file: BinaryIO, size: int, md5: str, headers: Mapping[str, str]
-    ) -> None:
+    def get(self, key: str) -> bytes | None:
+        self._record("get", key)
+        with self._lock:
+            stored = self.objects.get(key)
+        return None if stored is None else stored.data
+
+    def put(self, key: str, file: BinaryIO, size: int, md5: str, headers: Mapping[str, str]) -> str:
         self._record("put", key)
         data = file.read(size)
         if len(data) != size or md5_of_stream(io.BytesIO(data)) != md5:
@@ -71,6 +77,7 @@ class MemoryStorage:
             raise StorageError(message, key=key, code="BadDigest")
         with self._lock:
             self.objects[key] = StoredObject(data, dict(headers), md5)
+        return md5
 
     def delete(self, keys: Sequence[str]) -> builtins.list[DeleteFailure]:
         for key in keys:

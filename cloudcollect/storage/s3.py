@@ -204,6 +204,8 @@ class S3Storage:
     selects the listing path (see :meth:`list`).
     """
 
+    stores_headers = True
+
     def __init__(self, settings: Settings, client: S3Client, *, fast_list: bool = True) -> None:
         self.settings = settings
         self.bucket: str = require(settings, "bucket")
@@ -387,9 +389,21 @@ class S3Storage:
         size = int(response.get("ContentLength", 0))
         return RemoteObject(key, size, md5=md5, etag=etag, headers=headers)
 
+    def get(self, key: str) -> bytes | None:
+        """GetObject, whole body in memory (small objects only); ``None`` when missing."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            body: bytes = response["Body"].read()
+        except BOTO_ERRORS as error:
+            failure = self._error(error, "GetObject", key)
+            if failure.code in _MISSING_KEY:
+                return None
+            raise failure from None
+        return body
+
     def put(
         self, key: str, file: BinaryIO, size: int, md5: str, headers: Mapping[str, str]
-    ) -> None:
+    ) -> str | None:
         """PutObject with Content-MD5 up to multipart_threshold, else our own multipart.
 
         Our MD5 goes into metadata ``cloudcollect-md5`` either way. A wrong MD5 is refused
@@ -402,7 +416,7 @@ class S3Storage:
             params["ACL"] = self.settings.acl
         if size <= self.settings.multipart_threshold:
             try:
-                self.client.put_object(
+                answer = self.client.put_object(
                     Bucket=self.bucket,
                     Key=key,
                     Body=file,
@@ -412,12 +426,12 @@ class S3Storage:
                 )
             except BOTO_ERRORS as error:
                 raise self._error(error, "PutObject", key) from None
-            return
-        self._put_multipart(key, file, size, md5, params)
+            return answer.get("ETag")
+        return self._put_multipart(key, file, size, md5, params)
 
     def _put_multipart(
         self, key: str, file: BinaryIO, size: int, md5: str, params: dict[str, Any]
-    ) -> None:
+    ) -> str | None:
         try:
             created = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, **params)
         except BOTO_ERRORS as error:
@@ -429,7 +443,7 @@ class S3Storage:
             self._abort(key, upload_id)
             raise
         try:
-            self.client.complete_multipart_upload(
+            completed = self.client.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,
                 UploadId=upload_id,
@@ -438,12 +452,13 @@ class S3Storage:
         except BOTO_ERRORS as error:
             failure = self._error(error, "CompleteMultipartUpload", key)
             if failure.code == "NoSuchUpload" and self._stored_md5(key) == md5:
-                return  # a retried Complete whose first answer was lost
+                return None  # a retried Complete whose first answer was lost
             self._abort(key, upload_id)
             raise failure from None
         except BaseException:
             self._abort(key, upload_id)
             raise
+        return completed.get("ETag")
 
     def _upload_parts(
         self, key: str, upload_id: str, file: BinaryIO, size: int, md5: str

@@ -1,0 +1,154 @@
+"""The state object: header drift reaches unchanged objects; a no-op run needs no HEAD."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cloudcollect import MemoryStorage, publish
+from cloudcollect.config import settings_from_config
+from cloudcollect.state import (
+    STATE_NAME,
+    Recorded,
+    decode,
+    encode,
+    headers_digest,
+    merge,
+    state_key,
+)
+from cloudcollect.storage.base import RemoteObject
+from cloudcollect.storage.memory import StoredObject
+from cloudcollect.storage.s3 import S3Storage
+from tests.conftest import Bucket
+from tests.support.apps import make_app
+
+MD5 = "0cc175b9c0f1b6a831c399e269772661"
+MIB = 1024 * 1024
+
+
+def test_encode_decode_round_trip_and_garbage_is_ignored() -> None:
+    entries = {"s/a.css": Recorded('"abc-2"', MD5, "d1"), "s/b.js": Recorded(None, MD5, "d2")}
+    assert decode(encode(entries)) == entries
+    assert encode(entries) == encode(dict(reversed(list(entries.items()))))
+    for garbage in (
+        None,
+        b"",
+        b"not json",
+        b"[]",
+        b'{"version": 99, "objects": {}}',
+        b'{"version": 1, "objects": {"k": [1]}}',
+    ):
+        assert decode(garbage) == {}
+
+
+def test_merge_trusts_only_entries_matching_the_listing() -> None:
+    remote = {
+        "multi": RemoteObject("multi", 9, md5=None, etag='"ffff-2"'),
+        "stale": RemoteObject("stale", 9, md5=MD5, etag=f'"{MD5}"'),
+        "fs": RemoteObject("fs", 9, md5=MD5, etag=None),
+        "new": RemoteObject("new", 9, md5=MD5, etag=f'"{MD5}"'),
+    }
+    recorded = {
+        "multi": Recorded('"FFFF-2"', MD5, "h1"),
+        "stale": Recorded('"0000"', MD5, "h2"),
+        "fs": Recorded(None, MD5, "h3"),
+    }
+    merged, digests = merge(remote, recorded)
+    assert merged["multi"].md5 == MD5
+    assert digests == {"multi": "h1", "fs": "h3"}
+    assert merged["new"] == remote["new"]
+
+
+def test_headers_digest_ignores_case_order_and_unreported_headers() -> None:
+    a = {"Content-Type": "text/css", "Cache-Control": "max-age=1"}
+    b = {"cache-control": "max-age=1", "content-type": "text/css", "X-Amz-Storage-Class": "X"}
+    assert headers_digest(a) == headers_digest(b)
+    assert headers_digest(a) != headers_digest({**a, "Cache-Control": "max-age=2"})
+    assert state_key("p/") == "p/" + STATE_NAME
+
+
+def test_changed_header_rule_reaches_unchanged_objects(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    storage = MemoryStorage()
+    publish(app, storage=storage)
+    rule = [("static/css/*", {"Cache-Control": "public, max-age=60"})]
+    settings = settings_from_config(app.config).replace(headers=rule)
+    report = publish(app, settings, storage=storage)
+    assert [(o.key, o.reason) for o in report.with_status("uploaded")] == [
+        ("static/css/site.css", "headers changed")
+    ]
+    assert storage.objects["static/css/site.css"].headers["Cache-Control"] == ("public, max-age=60")
+    assert report.counts()["unchanged"] == 6
+
+
+def test_noop_run_makes_no_head_and_no_write(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    storage = MemoryStorage()
+    publish(app, storage=storage)
+    storage.requests.clear()
+    report = publish(app, storage=storage)
+    assert report.counts()["unchanged"] == 7
+    assert sorted({op for op, _ in storage.requests}) == ["get", "list"]
+
+
+def test_missing_or_corrupt_state_falls_back_to_head(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    storage = MemoryStorage()
+    publish(app, storage=storage)
+    storage.objects[STATE_NAME] = StoredObject(b"{corrupt", {}, "")
+    storage.requests.clear()
+    report = publish(app, storage=storage)
+    assert report.counts()["unchanged"] == 7
+    assert sum(op == "head" for op, _ in storage.requests) == 7
+    assert json.loads(storage.objects[STATE_NAME].data)["version"] == 1
+
+
+def test_out_of_band_header_change_is_repaired(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    storage = MemoryStorage()
+    publish(app, storage=storage)
+    old = storage.objects["static/js/site.js"]
+    storage.objects["static/js/site.js"] = StoredObject(
+        old.data, {"Content-Type": "text/plain"}, old.md5
+    )
+    # Same bytes and MD5: only a HEAD can tell. Make the state entry stale to force it.
+    entries = decode(storage.objects[STATE_NAME].data)
+    entries["static/js/site.js"] = Recorded("0" * 32, old.md5, entries["static/js/site.js"].headers)
+    storage.objects[STATE_NAME] = StoredObject(encode(entries), {}, "")
+    report = publish(app, storage=storage)
+    assert [(o.key, o.reason) for o in report.with_status("uploaded")] == [
+        ("static/js/site.js", "headers changed")
+    ]
+    assert (
+        storage.objects["static/js/site.js"].headers["Content-Type"].startswith("text/javascript")
+    )
+
+
+@pytest.mark.seaweedfs
+def test_seaweedfs_multipart_and_headers_without_head(tmp_path: Path, bucket: Bucket) -> None:
+    config = {
+        "CLOUDCOLLECT_BUCKET": bucket.name,
+        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
+        "CLOUDCOLLECT_REGION": "us-east-1",
+        "CLOUDCOLLECT_MULTIPART_THRESHOLD": 6 * MIB,
+        "CLOUDCOLLECT_MULTIPART_CHUNKSIZE": 5 * MIB,
+    }
+    files = {"static/big.bin": bytes(range(256)) * (12 * MIB // 256), "static/a.css": "a{}"}
+    app = make_app(tmp_path, config, files)
+    settings = settings_from_config(app.config)
+    assert publish(app).counts()["uploaded"] == 2
+    storage = S3Storage.from_settings(settings)
+    report = publish(app, storage=storage)
+    storage.close()
+    assert report.counts()["unchanged"] == 2
+    assert storage.operations.get("HeadObject", 0) == 0
+    assert storage.operations.get("PutObject", 0) == 0
+    changed = settings.replace(headers=[("**/*.css", {"Cache-Control": "no-cache"})])
+    report = publish(app, changed)
+    assert [(o.key, o.reason) for o in report.with_status("uploaded")] == [
+        ("static/a.css", "headers changed")
+    ]
+    assert bucket.head("static/a.css")["CacheControl"] == "no-cache"
+    assert bucket.head("static/big.bin")["CacheControl"] == "public, max-age=3600"
