@@ -3,8 +3,9 @@
 Sources are the URL rules whose endpoint is ``static`` or ends in ``.static``; the part of
 the rule before ``<path:filename>`` is the key's URL prefix (``/admin/static/<path:filename>``
 gives ``admin/static/``), so keys mirror what Flask serves, with registration-time and
-nested prefixes included. Order: the app first, then blueprints in registration order; when
-two files map to one key the first wins and the other is reported in ``collisions``.
+nested prefixes included. Sources are walked in ``url_map`` order: the app first, then
+blueprints in registration order. When two files map to one key the first wins, as it does
+when Flask serves them, and the other is reported in ``collisions``.
 
 Filters, in this order:
 
@@ -26,12 +27,15 @@ Include and exclude patterns are matched, case-sensitively, against the key with
 also matches ``/`` (``static/*.css`` matches ``static/css/a/b.css``); ``**/`` additionally
 matches zero directories (``**/robots.txt`` matches ``robots.txt`` at the root).
 
-Walking uses ``os.scandir``, one ``stat`` per file and nothing is opened. Symlinks are
+Walking uses ``os.scandir`` (names in code-point order, a folder's files before its
+subfolders), one ``stat`` per regular file, and opens nothing. Two names of one folder that
+are equal after NFC normalisation collide like two sources do (the first walked wins). Symlinks are
 followed only when their real path stays inside the real path of the static folder; a
 directory that is its own ancestor is a ``symlink loop``; FIFOs, sockets and devices are
 ``not a regular file``. Keys come from :func:`cloudcollect.keys.make_key`; a name that
 cannot become a key (``\\``, over 1024 bytes, not UTF-8...) lands in ``invalid``, which
-the pipeline reports as a failure.
+the pipeline reports as a failure. A static folder that does not exist is reported in
+``missing_folders``, not raised.
 """
 
 from __future__ import annotations
@@ -134,8 +138,11 @@ def discover(app: Flask, settings: Settings) -> Discovery:
 
 
 def static_sources(app: Flask) -> list[StaticSource]:
-    """Static rules of ``app``: the app's first, then blueprints in registration order."""
-    order = {name: index for index, name in enumerate(app.blueprints, start=1)}
+    """Static rules of ``app`` in ``url_map`` order, the order in which Flask matches them.
+
+    That is the app first (Flask adds its static rule at construction), then blueprints in
+    registration order, a nested blueprint after its parent.
+    """
     found: dict[tuple[str, str], StaticSource] = {}
     for rule in app.url_map.iter_rules():
         endpoint = rule.endpoint
@@ -151,8 +158,7 @@ def static_sources(app: Flask) -> list[StaticSource]:
         if path.endswith(_FILENAME_VARIABLE):
             path = path[: -len(_FILENAME_VARIABLE)]
         found.setdefault((name, path), StaticSource(name, path.lstrip("/"), folder, rule.rule))
-    position = {"app": 0, **order}
-    return sorted(found.values(), key=lambda s: position.get(s.name, len(position)))
+    return list(found.values())
 
 
 def _printable(text: str) -> str:
@@ -305,9 +311,6 @@ class _Walker:
         reason = self.filters.reason(url_path, normalize(rel))
         if reason is not None:
             self._skip(rel, source, reason, self.prefix + url_path)
-            return None
-        if target is None and not entry.is_file(follow_symlinks=False):
-            self._skip(rel, source, "not a regular file")
             return None
         target = target or entry.stat(follow_symlinks=False)
         if not stat.S_ISREG(target.st_mode):

@@ -35,6 +35,16 @@ def run(app: Flask, **settings: Any) -> Discovery:
     return discover(app, Settings().replace(**settings))
 
 
+def run_or_hang(app: Flask) -> Discovery:
+    """``run(app)`` in a thread, failing (not hanging) if it never returns."""
+    results: list[Discovery] = []
+    worker = threading.Thread(target=lambda: results.append(run(app)), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "discovery did not finish: blocked or walking in circles"
+    return results[0]
+
+
 def keys(discovery: Discovery) -> list[str]:
     return [file.key for file in discovery.files]
 
@@ -172,6 +182,22 @@ def test_blueprint_on_the_app_static_url_collides_and_the_app_wins(tmp_path: Pat
     assert collision.reason.startswith("shadowed by app")
     with app.test_client().get("/static/a.css") as response:  # Flask agrees: the app wins
         assert response.data == b"from app"
+
+
+def test_collisions_follow_url_map_order_like_flask_does(tmp_path: Path) -> None:
+    write_tree(tmp_path / "app/static", {"a.css": "from app"})
+    app = Flask("testapp", root_path=str(tmp_path / "app"), static_folder=None)
+    theme = blueprint(tmp_path / "theme", "theme", {"a.css": "from theme"}, static_url_path="/s")
+    app.register_blueprint(theme)
+    app.static_folder = "static"  # the app's static rule added after the blueprint's
+    app.add_url_rule("/s/<path:filename>", endpoint="static", view_func=app.send_static_file)
+
+    discovery = run(app)
+
+    assert [(file.key, file.source) for file in discovery.files] == [("s/a.css", "theme")]
+    assert discovery.collisions[0].reason.startswith("shadowed by theme")
+    with app.test_client().get("/s/a.css") as response:
+        assert response.data == b"from theme"
 
 
 def test_nfc_and_nfd_names_in_one_folder_collide(tmp_path: Path) -> None:
@@ -374,7 +400,7 @@ def test_symlinked_directory_loop_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "static/a/b/up").symlink_to("../..", target_is_directory=True)
     (tmp_path / "static/self").symlink_to("self")
 
-    discovery = run(app)
+    discovery = run_or_hang(app)
 
     assert keys(discovery) == ["static/a/b/x.css"]
     assert reasons(discovery.skipped) == {"a/b/up/": "symlink loop", "self": "symlink loop"}
@@ -394,14 +420,9 @@ def test_fifo_is_skipped_without_being_opened(tmp_path: Path) -> None:
     app = make_app(tmp_path, {"a.css": "a"})
     os.mkfifo(tmp_path / "static/pipe.css")
     (tmp_path / "static/pipe-link.css").symlink_to("pipe.css")
-    results: list[Discovery] = []
-    worker = threading.Thread(target=lambda: results.append(run(app)), daemon=True)
 
-    worker.start()
-    worker.join(timeout=30)  # opening the FIFO would block forever
+    discovery = run_or_hang(app)  # opening the FIFO would block forever
 
-    assert not worker.is_alive(), "discovery blocked on a FIFO"
-    [discovery] = results
     assert keys(discovery) == ["static/a.css"]
     assert reasons(discovery.skipped) == {
         "pipe.css": "not a regular file",
@@ -498,6 +519,16 @@ def test_key_over_1024_utf8_bytes_is_invalid(tmp_path: Path) -> None:
     assert "1024" in invalid.reason
 
 
+def test_key_length_counts_utf8_bytes_not_characters(tmp_path: Path) -> None:
+    cjk = "/".join(["日" * 80] * 5) + ".css"  # 408 characters, 1208 bytes
+    app = make_app(tmp_path, {cjk: "x"})
+
+    discovery = run(app)
+
+    assert discovery.files == []
+    assert [entry.path for entry in discovery.invalid] == [cjk]
+
+
 def test_prefix_counts_towards_the_key_length(tmp_path: Path) -> None:
     name = "/".join(["d" * 250] * 5)[: 1024 - len("static/") - 4] + ".css"  # exactly 1024
     app = make_app(tmp_path, {name: "x"})
@@ -548,3 +579,17 @@ def test_custom_static_url_path(tmp_path: Path) -> None:
 
     assert keys(discovery) == ["assets/v2/css/a.css"]
     assert_flask_serves_every_key(app, discovery)
+
+
+def test_static_rule_with_url_variables_before_the_file_name_is_invalid(tmp_path: Path) -> None:
+    write_tree(tmp_path / "static", {"a.css": "a"})
+    app = Flask("testapp", root_path=str(tmp_path), static_folder=None)
+    app.static_folder = "static"
+    app.add_url_rule("/<lang>/s/<path:filename>", endpoint="static", view_func=app.send_static_file)
+
+    discovery = run(app)
+
+    assert discovery.files == []
+    [invalid] = discovery.invalid
+    assert invalid.path == "/<lang>/s/<path:filename>"
+    assert "URL variables" in invalid.reason
