@@ -21,6 +21,7 @@ from .config import Settings
 from .discovery import Discovery, LocalFile, discover
 from .errors import CloudCollectError, DeletionRefused, Interrupted
 from .extension import app_settings
+from .hashcache import open_cache
 from .headers import headers_for
 from .plan import Action, LocalAsset, Plan, make_plan, needs_head
 from .report import FAILED, PLANNED, UNCHANGED, UPLOADED, Outcome, Report
@@ -201,10 +202,11 @@ def _hash_while_listing(
 
 def _hasher(settings: Settings) -> Callable[[LocalFile], LocalAsset | Outcome]:
     prefix_length = len(settings.prefix)
+    cache = open_cache(settings.hash_cache)  # MD5s of files unchanged since a last run
 
     def hash_one(file: LocalFile) -> LocalAsset | Outcome:
         try:
-            md5 = md5_of_file(file.path)
+            md5 = cache.md5(file.path)
         except OSError as error:
             message = f"cannot read {file.path}: {error.strerror or error}"
             return Outcome(
