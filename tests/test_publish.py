@@ -14,7 +14,7 @@ from cloudcollect.report import Report
 from cloudcollect.state import STATE_NAME
 from cloudcollect.storage.memory import StoredObject
 from tests.conftest import Bucket
-from tests.support.apps import make_app, served_files
+from tests.support.apps import APP_FILES, make_app, served_files
 
 MIB = 1024 * 1024
 
@@ -201,3 +201,18 @@ def test_seaweedfs_bad_credentials_are_fatal_without_the_secret(
     assert canary not in str(report.to_dict())
     assert bucket.keys() == set()
     assert app_settings(app).bucket == bucket.name
+
+
+def test_missing_static_folder_is_a_warning_and_blocks_deletion(tmp_path: Path) -> None:
+    files = {k: v for k, v in APP_FILES.items() if not k.startswith("admin_static/")}
+    storage = MemoryStorage()
+    report = publish(make_app(tmp_path / "a", files=files), storage=storage)
+    assert report.exit_code == 0
+    assert any("static folder missing: admin" in w for w in report.warnings), report.warnings
+    assert "static/css/site.css" in storage.objects
+    config = {"CLOUDCOLLECT_PREFIX": "p", "CLOUDCOLLECT_DELETE": True}
+    storage.objects["p/static/orphan.css"] = _stored(b"x")
+    refused = publish(make_app(tmp_path / "b", config, files), storage=storage)
+    assert refused.exit_code == 4
+    assert "admin" in str(refused.fatal)
+    assert "p/static/orphan.css" in storage.objects
