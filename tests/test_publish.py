@@ -216,3 +216,15 @@ def test_missing_static_folder_is_a_warning_and_blocks_deletion(tmp_path: Path) 
     assert refused.exit_code == 4
     assert "admin" in str(refused.fatal)
     assert "p/static/orphan.css" in storage.objects
+
+
+@pytest.mark.seaweedfs
+def test_seaweedfs_missing_credentials_are_fatal(
+    tmp_path: Path, bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    report = publish(make_app(tmp_path, s3_config(bucket)))
+    assert report.exit_code == 3
+    assert "credentials" in str(report.fatal).lower()
+    assert bucket.keys() == set()
