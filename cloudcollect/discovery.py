@@ -42,16 +42,15 @@ from __future__ import annotations
 
 import errno
 import fnmatch
-import itertools
 import os
 import re
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InvalidKeyError
+from .globs import compile_globs
 from .keys import make_key, normalize
 
 if TYPE_CHECKING:
@@ -166,20 +165,6 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _glob(patterns: tuple[str, ...], flags: int = 0) -> re.Pattern[str]:
-    """One regex for ``patterns``: fnmatch with ``*`` across ``/``, ``**/`` also empty."""
-    alternatives = [fnmatch.translate(v) for p in patterns for v in _double_star_variants(p)]
-    return re.compile("|".join(alternatives) or "(?!)", flags)
-
-
-def _double_star_variants(pattern: str) -> Iterator[str]:
-    pieces = pattern.split("**/")
-    for joins in itertools.product(("*/", ""), repeat=len(pieces) - 1):
-        yield pieces[0] + "".join(
-            join + piece for join, piece in zip(joins, pieces[1:], strict=True)
-        )
-
-
 @dataclass(frozen=True)
 class _Group:
     """A default exclusion of file names: its reason and its patterns (case-insensitive)."""
@@ -193,13 +178,13 @@ class _Filters:
 
     def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
         self.groups = (
-            _Group("secret-like", _glob(SECRET_LIKE, re.IGNORECASE)),
-            _Group("junk", _glob(JUNK, re.IGNORECASE)),
+            _Group("secret-like", compile_globs(SECRET_LIKE, re.IGNORECASE)),
+            _Group("junk", compile_globs(JUNK, re.IGNORECASE)),
         )
-        self.include = [(_glob((p,)), p.split("/")) for p in include]
-        self.exclude = _glob(exclude)
+        self.include = [(compile_globs((p,)), p.split("/")) for p in include]
+        self.exclude = compile_globs(exclude)
         dot_segments = tuple(s for _, segments in self.include for s in segments if s[:1] == ".")
-        self.dot_segments = _glob(dot_segments)
+        self.dot_segments = compile_globs(dot_segments)
 
     def walks_hidden_dir(self, name: str) -> bool:
         """Whether a dot-segment of an include pattern matches dot-directory ``name``."""

@@ -8,11 +8,11 @@ machines). Text types get ``charset=utf-8``. Unknown extensions are
 
 from __future__ import annotations
 
-import fnmatch
 import posixpath
 from collections.abc import Mapping
 
 from .config import Settings
+from .globs import matches
 
 MIME_TYPES: Mapping[str, str] = {
     ".css": "text/css; charset=utf-8",
@@ -62,13 +62,6 @@ def content_type(key: str, overrides: Mapping[str, str] | None = None) -> str:
     if overrides and extension in overrides:
         return overrides[extension]
     return MIME_TYPES.get(extension, DEFAULT_TYPE)
-
-
-def matches(pattern: str, path: str) -> bool:
-    """Glob match on a ``/``-separated path: ``*`` crosses ``/``; ``**/`` may match nothing."""
-    if fnmatch.fnmatchcase(path, pattern):
-        return True
-    return "**/" in pattern and fnmatch.fnmatchcase(path, pattern.replace("**/", ""))
 
 
 def headers_for(path: str, settings: Settings) -> dict[str, str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cloudcollect.config import settings_from_config
-from cloudcollect.headers import content_type, headers_for, matches
+from cloudcollect.globs import matches
+from cloudcollect.headers import content_type, headers_for
 
 
 @pytest.mark.parametrize(
@@ -72,3 +73,5 @@ def test_glob_semantics() -> None:
     assert matches("static/*.css", "static/css/deep/a.css")
     assert matches("**/*.map", "a.map")
     assert not matches("static/*.css", "admin/static/a.css")
+    assert matches("static/**/**/x.js", "static/x.js")
+    assert not matches("static/*.CSS", "static/a.css")
