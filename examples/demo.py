@@ -24,7 +24,7 @@ BUCKET = "cloudcollect-demo"
 def run_collect(env: dict[str, str], title: str) -> None:
     print(f"\n$ flask --app examples.exampleapp cloudcollect   # {title}", flush=True)
     flask = Path(sys.executable).parent / "flask"
-    command = [str(flask), "--app", "examples.exampleapp", "cloudcollect", "-v"]
+    command = [str(flask), "--app", "examples.exampleapp", "cloudcollect"]
     result = subprocess.run(command, cwd=ROOT, env=env, check=False)
     if result.returncode != 0:
         raise SystemExit(f"flask cloudcollect exited {result.returncode}")
@@ -56,9 +56,13 @@ def main() -> int:
                 aws_secret_access_key=server.env()["AWS_SECRET_ACCESS_KEY"],
             )
             pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
-            for page in pages:
-                for item in page.get("Contents", []):
+            items = [item for page in pages for item in page.get("Contents", [])]
+            vendor = [item for item in items if item["Key"].startswith("bootstrap/")]
+            for item in items:
+                if item not in vendor:
                     print(f"  {item['Size']:>9}  {item['Key']}")
+            total = sum(item["Size"] for item in vendor)
+            print(f"  {total:>9}  bootstrap/static/...  ({len(vendor)} Bootstrap-Flask files)")
             client.close()
     print("\nSeaweedFS stopped.")
     return 0
