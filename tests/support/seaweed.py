@@ -200,6 +200,7 @@ class SeaweedServer:
 def main(argv: list[str]) -> int:
     workdir = Path(argv[0] if argv else "./.seaweedfs").resolve()
     buckets = tuple(argv[1].split(",")) if len(argv) > 1 else ("demo",)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the server on TERM too
     with SeaweedServer(workdir, buckets=buckets) as server:
         print(f"S3 endpoint {server.endpoint} (https {server.https_endpoint}); Ctrl-C stops")
         with contextlib.suppress(KeyboardInterrupt):
