@@ -2,7 +2,8 @@
 
 Results reach the caller in its own thread (for progress bars and the report). A
 FatalStorageError stops scheduling at once (pending work is cancelled) and is raised once
-in-flight work has finished; a set ``cancel`` event stops scheduling the same way.
+in-flight work has finished; a set ``cancel`` event stops scheduling the same way, and
+makes in-flight uploads stop reading their file (a multipart upload is then aborted).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 from .errors import FatalStorageError, StorageError
 from .plan import Step
@@ -35,13 +36,19 @@ def run_parallel(
     """Run ``work`` on every item with ``workers`` threads; pass each result to
     ``on_result`` in the calling thread, in completion order.
 
-    Stops scheduling on a FatalStorageError (re-raised once in-flight items finished) or
-    when ``cancel`` is set (then returns early: the caller decides what that means).
+    Stops scheduling on a FatalStorageError from ``work``, or a StorageError from
+    ``on_result`` (the caller giving up, e.g. after many failures in a row): either is
+    re-raised once in-flight items finished. When ``cancel`` is set it stops scheduling
+    and returns once in-flight items finished: the caller decides what that means.
     """
-    stop = cancel or threading.Event()
-    fatal: FatalStorageError | None = None
+    stop = threading.Event()
+
+    def stopped() -> bool:
+        return stop.is_set() or (cancel is not None and cancel.is_set())
+
+    fatal: StorageError | None = None
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloudcollect") as pool:
-        futures = [pool.submit(_unless_stopped, stop, work, item) for item in items]
+        futures = [pool.submit(_unless_stopped, stopped, work, item) for item in items]
         for future in as_completed(futures):
             if future.cancelled():
                 continue
@@ -52,8 +59,12 @@ def run_parallel(
                 stop.set()
             else:
                 if result is not _STOPPED:
-                    on_result(result)
-            if stop.is_set():
+                    try:
+                        on_result(result)
+                    except StorageError as error:  # the caller gives up
+                        fatal = fatal or error
+                        stop.set()
+            if stopped():
                 for pending in futures:
                     pending.cancel()
     if fatal is not None:
@@ -63,17 +74,73 @@ def run_parallel(
 _STOPPED: Any = object()
 
 
-def _unless_stopped(stop: threading.Event, work: Callable[[T], R], item: T) -> Any:
-    return _STOPPED if stop.is_set() else work(item)
+def _unless_stopped(stopped: Callable[[], bool], work: Callable[[T], R], item: T) -> Any:
+    return _STOPPED if stopped() else work(item)
 
 
-def upload_step(storage: Storage) -> Callable[[Step], Outcome]:
+class _Cancelled(Exception):
+    """Raised inside a storage's ``put`` by a cancellable file once the run is cancelled."""
+
+
+class _CancellableFile:
+    """A read-only binary file that raises _Cancelled on ``read`` once ``cancel`` is set.
+
+    Storages read their input in pieces (botocore in blocks, our multipart per part), so
+    a cancelled run stops at the next read: a multipart upload is aborted by the
+    storage's own failure cleanup instead of being completed part after part.
+    """
+
+    def __init__(self, file: BinaryIO, cancel: threading.Event) -> None:
+        self._file = file
+        self._cancel = cancel
+
+    def read(self, size: int = -1) -> bytes:
+        if self._cancel.is_set():
+            raise _Cancelled("the run was cancelled")
+        return self._file.read(size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._file.seekable()
+
+    def close(self) -> None:
+        """The caller owns the file and closes it."""
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    @property
+    def name(self) -> Any:
+        return self._file.name
+
+
+def upload_step(
+    storage: Storage, cancel: threading.Event | None = None
+) -> Callable[[Step], Outcome]:
     """A worker that uploads one step's file and returns its Outcome (never raises,
     except FatalStorageError).
 
     The file is opened once; if its size or mtime differ from what was hashed, before or
     after the transfer, the key fails ("changed during upload") instead of being reported
     as published: the stored bytes may not match the MD5 the plan relied on.
+
+    Once ``cancel`` is set, an upload still reading its file stops at its next read and
+    fails with code ``Interrupted`` (the storage leaves nothing behind: a failed put
+    stores nothing, a multipart upload is aborted). The Outcome's ``retries`` come from
+    the storage's optional ``last_put_retries()`` (retries made by this thread's last
+    successful put; S3Storage has it).
     """
 
     def upload(step: Step) -> Outcome:
@@ -83,7 +150,10 @@ def upload_step(storage: Storage) -> Callable[[Step], Outcome]:
             with asset.path.open("rb") as stream:
                 if _changed(os.fstat(stream.fileno()), asset.size, asset.mtime_ns):
                     return _failed(step, "SourceChanged", "file changed since it was hashed")
-                etag = storage.put(asset.key, stream, asset.size, asset.md5, asset.headers)
+                source: BinaryIO = stream
+                if cancel is not None:
+                    source = cast(BinaryIO, _CancellableFile(stream, cancel))
+                etag = storage.put(asset.key, source, asset.size, asset.md5, asset.headers)
             if _changed(os.stat(asset.path), asset.size, asset.mtime_ns):
                 return _failed(step, "SourceChanged", "file changed during upload")
         except FatalStorageError:
@@ -92,9 +162,19 @@ def upload_step(storage: Storage) -> Callable[[Step], Outcome]:
             return _failed(step, error.code or "Error", str(error), error)
         except OSError as error:
             return _failed(step, "LocalReadError", f"{error.strerror or error}")
-        return Outcome(step.key, "upload", UPLOADED, step.reason, step.size, etag=etag)
+        except _Cancelled:
+            return _failed(step, "Interrupted", "stopped by a signal before it was stored")
+        retries = _put_retries(storage)
+        return Outcome(
+            step.key, "upload", UPLOADED, step.reason, step.size, retries=retries, etag=etag
+        )
 
     return upload
+
+
+def _put_retries(storage: Storage) -> int:
+    counter = getattr(storage, "last_put_retries", None)
+    return int(counter()) if callable(counter) else 0
 
 
 def delete_keys(steps: list[Step], storage: Storage, report: Report) -> None:

@@ -214,6 +214,7 @@ class S3Storage:
         self.operations: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._raw_listing = threading.local()
+        self._put_retries = threading.local()
         events = client.meta.events
         events.register("before-call.s3", self._count, unique_id="cloudcollect-count")
         events.register(
@@ -410,6 +411,7 @@ class S3Storage:
         (BadDigest) and leaves nothing: by the server for a single PUT, by us before
         CompleteMultipartUpload for multipart (each part carries its own Content-MD5).
         """
+        self._put_retries.count = 0
         params = request_params(headers)
         params["Metadata"] = {**params.get("Metadata", {}), MD5_METADATA: md5}
         if self.settings.acl:
@@ -426,6 +428,7 @@ class S3Storage:
                 )
             except BOTO_ERRORS as error:
                 raise self._error(error, "PutObject", key) from None
+            self._add_retries(answer)
             return answer.get("ETag")
         return self._put_multipart(key, file, size, md5, params)
 
@@ -436,6 +439,7 @@ class S3Storage:
             created = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, **params)
         except BOTO_ERRORS as error:
             raise self._error(error, "CreateMultipartUpload", key) from None
+        self._add_retries(created)
         upload_id = created["UploadId"]
         try:
             parts = self._upload_parts(key, upload_id, file, size, md5)
@@ -458,7 +462,17 @@ class S3Storage:
         except BaseException:
             self._abort(key, upload_id)
             raise
+        self._add_retries(completed)
         return completed.get("ETag")
+
+    def last_put_retries(self) -> int:
+        """Retries botocore made for the calling thread's last ``put`` (all its requests);
+        a failed put reports its retries in the StorageError instead."""
+        return int(getattr(self._put_retries, "count", 0))
+
+    def _add_retries(self, response: Mapping[str, Any]) -> None:
+        retries = int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+        self._put_retries.count = getattr(self._put_retries, "count", 0) + retries
 
     def _upload_parts(
         self, key: str, upload_id: str, file: BinaryIO, size: int, md5: str
@@ -485,6 +499,7 @@ class S3Storage:
                 )
             except BOTO_ERRORS as error:
                 raise self._error(error, "UploadPart", key) from None
+            self._add_retries(answer)
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
         if whole.hexdigest() != md5:
             message = f"UploadPart {key!r}: BadDigest (content does not match its MD5)"
