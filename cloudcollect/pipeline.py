@@ -19,7 +19,13 @@ from flask import Flask
 
 from .config import Settings
 from .discovery import Discovery, LocalFile, discover
-from .errors import CloudCollectError, DeletionRefused, Interrupted
+from .errors import (
+    CloudCollectError,
+    DeletionRefused,
+    FatalStorageError,
+    Interrupted,
+    StorageError,
+)
 from .extension import app_settings
 from .hashcache import open_cache
 from .headers import headers_for
@@ -102,17 +108,22 @@ def _run(
         for step in plan.uploads + plan.deletes:
             report.add(Outcome(step.key, step.action.value, PLANNED, step.reason, step.size))
         return
-    run_parallel(
-        plan.uploads,
-        upload_step(storage),
-        _collect(report, progress),
-        workers=settings.workers,
-        cancel=cancel,
-    )
+    try:
+        run_parallel(
+            plan.uploads,
+            upload_step(storage, cancel),
+            _collect(report, progress, give_up_after=max(FAILURE_STREAK, settings.workers)),
+            workers=settings.workers,
+            cancel=cancel,
+        )
+    finally:
+        _note_not_done(plan, report)
     _check_cancel(cancel)
     if settings.delete:
+        if not remote.listed and not report.with_status(FAILED):
+            raise DeletionRefused("the prefix could not be listed: refusing to delete")
         _delete(plan, discovery, settings, storage, report)
-    if storage.stores_headers:
+    if storage.stores_headers and remote.listed:
         _save_state(assets, remote, report, settings, storage)
 
 
@@ -123,12 +134,23 @@ class _Remote:
     objects: dict[str, RemoteObject]
     live_headers: dict[str, str] | None  # key -> headers_digest; None: no headers stored
     state: bytes | None  # the state object as read
+    listed: bool = True  # False: listing denied, ``objects`` holds only what HEAD found
+
+
+#: Codes a listing can fail with when the credentials may write but not list (no
+#: s3:ListBucket): then every key is checked with HEAD and nothing is deleted.
+LIST_DENIED = frozenset({"AccessDenied", "403"})
 
 
 def _read_remote(settings: Settings, storage: Storage) -> _Remote:
     """List the prefix; read the state object when the listing shows one."""
     key = state_key(settings.prefix)
-    objects = {obj.key: obj for obj in storage.list(settings.prefix)}
+    try:
+        objects = {obj.key: obj for obj in storage.list(settings.prefix)}
+    except FatalStorageError as error:
+        if error.code not in LIST_DENIED:
+            raise
+        return _Remote({}, {} if storage.stores_headers else None, None, listed=False)
     raw = storage.get(key) if objects.pop(key, None) is not None else None
     merged, digests = merge(objects, decode(raw))
     return _Remote(merged, digests if storage.stores_headers else None, raw)
@@ -181,9 +203,26 @@ def _hash_while_listing(
         listing = lister.submit(_read_remote, settings, storage)
         run_parallel(files, _hasher(settings), keep, workers=settings.workers)
         remote = listing.result()
+    if not remote.listed:
+        report.warn(
+            f"cannot list {settings.prefix or 'the bucket'!r} (access denied): checking each "
+            "file with HEAD, uploading what cannot be confirmed, deleting nothing"
+        )
 
-    def remember(found: tuple[str, RemoteObject | None]) -> None:
+    def head(key: str) -> tuple[str, RemoteObject | StorageError | None]:
+        try:
+            return key, storage.head(key)
+        except FatalStorageError:
+            raise
+        except StorageError as error:  # unknown, never "unchanged": the key is uploaded
+            return key, error
+
+    def remember(found: tuple[str, RemoteObject | StorageError | None]) -> None:
         key, obj = found
+        if isinstance(obj, StorageError):
+            if remote.listed or obj.code not in LIST_DENIED:
+                report.warn(f"cannot check {key} ({obj.code}): uploading it")
+            obj = None if not remote.listed else remote.objects.get(key)
         if obj is None:
             remote.objects.pop(key, None)
             return
@@ -191,12 +230,12 @@ def _hash_while_listing(
         if remote.live_headers is not None:
             remote.live_headers[key] = headers_digest(obj.headers)
 
-    run_parallel(
-        needs_head(assets, remote.objects, remote.live_headers),
-        lambda key: (key, storage.head(key)),
-        remember,
-        workers=settings.workers,
+    keys = (
+        needs_head(assets, remote.objects, remote.live_headers)
+        if remote.listed
+        else [asset.key for asset in assets]
     )
+    run_parallel(keys, head, remember, workers=settings.workers)
     return assets, remote
 
 
@@ -258,13 +297,47 @@ def _delete_scope(discovery: Discovery, settings: Settings) -> list[str]:
     return sorted(set(roots))
 
 
-def _collect(report: Report, progress: Progress | None) -> Callable[[Outcome], None]:
+#: Stop uploading after this many (at least ``workers``) storage failures in a row: the
+#: storage is down or refusing everything, and each further key would only add retries.
+FAILURE_STREAK = 10
+#: Failure codes that say nothing about the storage.
+_LOCAL_FAILURES = frozenset({"SourceChanged", "LocalReadError", "InvalidKey", "Interrupted"})
+
+
+def _collect(
+    report: Report, progress: Progress | None, *, give_up_after: int | None = None
+) -> Callable[[Outcome], None]:
+    """Record each Outcome; raise StorageError (stops the run, exit 1) after
+    ``give_up_after`` storage failures in a row."""
+    streak: list[Outcome] = []
+
     def collect(outcome: Outcome) -> None:
         report.add(outcome)
         if progress is not None:
             progress(outcome=outcome)
+        if outcome.status != FAILED or outcome.error_code in _LOCAL_FAILURES:
+            streak.clear()
+            return
+        streak.append(outcome)
+        if give_up_after is not None and len(streak) >= give_up_after:
+            raise StorageError(
+                f"stopped early: {len(streak)} uploads in a row failed (last: "
+                f"{outcome.error_code}); is the storage reachable? A re-run uploads only "
+                "what is missing",
+                code=outcome.error_code,
+            )
 
     return collect
+
+
+def _note_not_done(plan: Plan, report: Report) -> None:
+    """Warn when a run stopped before every planned upload had an outcome."""
+    done = {outcome.key for outcome in report.outcomes if outcome.action == "upload"}
+    missing = [step for step in plan.uploads if step.key not in done]
+    if missing:
+        report.warn(
+            f"stopped early: {len(missing)} of {len(plan.uploads)} planned uploads not done"
+        )
 
 
 def _record_discovery(discovery: Discovery, report: Report) -> None:
