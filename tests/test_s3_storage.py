@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -489,6 +490,21 @@ def test_parse_listing_decodes_url_encoded_keys_only_when_told() -> None:
     objects, token = parse_listing(raw, trust_etag=False)
     assert token is None
     assert [(o.key, o.md5) for o in objects] == [("static/a+b%2B.css", None)]
+
+
+def test_parse_listing_reads_last_modified_as_aware_utc() -> None:
+    page = (
+        b"<ListBucketResult><IsTruncated>false</IsTruncated>"
+        b"<Contents><Key>a.css</Key><LastModified>2026-01-02T03:04:05.000Z</LastModified>"
+        b"<Size>1</Size></Contents>"
+        b"<Contents><Key>b.css</Key><Size>1</Size></Contents>"
+        b"<Contents><Key>c.css</Key><LastModified>not a date</LastModified>"
+        b"<Size>1</Size></Contents></ListBucketResult>"
+    )
+    objects, _ = parse_listing(page, trust_etag=True)
+
+    stamps = [o.last_modified for o in objects]
+    assert stamps == [datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), None, None]
 
 
 # -- multipart failures ------------------------------------------------------------------

@@ -173,6 +173,19 @@ def test_put_head_list_round_trip(backend: Backend) -> None:
         assert (listing[key].size, listing[key].md5) == (len(data), md5(data))
 
 
+def test_listing_reports_when_each_object_was_written(backend: Backend) -> None:
+    backend.put("static/first.css", b"a")
+    first = backend.listing("static/")["static/first.css"].last_modified
+    backend.put("static/second.css", b"b")
+    listing = backend.listing("static/")
+
+    second = listing["static/second.css"].last_modified
+    assert first is not None and second is not None
+    assert first.utcoffset() is not None and second.utcoffset() is not None  # aware
+    assert listing["static/first.css"].last_modified == first
+    assert second >= first
+
+
 def test_get_reads_small_objects_and_put_returns_the_listed_etag(backend: Backend) -> None:
     data = b'{"version": 1}'
     etag = backend.storage.put("p/state.json", io.BytesIO(data), len(data), md5(data), HEADERS)

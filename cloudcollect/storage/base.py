@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import BinaryIO, Protocol, runtime_checkable
 
 #: User-metadata name under which every backend records the hex MD5 of the content.
@@ -22,7 +23,9 @@ class RemoteObject:
     ``md5`` is the hex MD5 of the content when the backend knows it for sure (a plain
     single-part ETag, or the MD5 recorded at upload); ``None`` means "unknown", never
     "empty". ``headers`` holds the object's HTTP headers (Content-Type, Cache-Control...)
-    when the backend read them (a HEAD); a listing leaves it empty.
+    when the backend read them (a HEAD); a listing leaves it empty. ``last_modified``
+    (timezone-aware, UTC) is when the object was last written, where the backend tells
+    (listings of s3, filesystem and memory do); ``None`` means unknown.
     """
 
     key: str
@@ -30,6 +33,7 @@ class RemoteObject:
     md5: str | None = None
     etag: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
@@ -113,7 +114,9 @@ class FilesystemStorage:
                 except FileNotFoundError:
                     continue
                 if stat.S_ISREG(info.st_mode):
-                    yield RemoteObject(key, info.st_size, md5=_recorded_md5(path, info))
+                    modified = datetime.fromtimestamp(info.st_mtime, timezone.utc)
+                    md5 = _recorded_md5(path, info)
+                    yield RemoteObject(key, info.st_size, md5=md5, last_modified=modified)
 
     def head(self, key: str) -> RemoteObject | None:
         """The file's size and MD5 (recorded, else hashed); headers are not stored."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 import builtins
 import io
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import BinaryIO
 
 from ..baseurl import object_url
@@ -21,20 +22,30 @@ from .base import DeleteFailure, RemoteObject
 
 @dataclass(frozen=True)
 class StoredObject:
-    """An object held by MemoryStorage."""
+    """An object held by MemoryStorage; ``modified`` is when it was stored."""
 
     data: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
     md5: str = ""
+    modified: datetime | None = None
 
 
 class MemoryStorage:
-    """Keeps objects in a dict; thread-safe; verifies the MD5 of what it receives."""
+    """Keeps objects in a dict; thread-safe; verifies the MD5 of what it receives.
+
+    ``clock`` (default: the current UTC time) stamps each stored object; listings report
+    it as ``last_modified``, so tests can age objects without sleeping.
+    """
 
     stores_headers = True
 
-    def __init__(self, base_url: str = "memory://bucket/") -> None:
+    def __init__(
+        self,
+        base_url: str = "memory://bucket/",
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.objects: dict[str, StoredObject] = {}
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
@@ -51,7 +62,13 @@ class MemoryStorage:
         with self._lock:
             items = [(k, v) for k, v in self.objects.items() if k.startswith(prefix)]
         for key, stored in items:
-            yield RemoteObject(key, len(stored.data), md5=stored.md5, etag=stored.md5)
+            yield RemoteObject(
+                key,
+                len(stored.data),
+                md5=stored.md5,
+                etag=stored.md5,
+                last_modified=stored.modified,
+            )
 
     def head(self, key: str) -> RemoteObject | None:
         self._record("head", key)
@@ -76,7 +93,7 @@ class MemoryStorage:
             message = f"content of {key!r} does not match its MD5"
             raise StorageError(message, key=key, code="BadDigest")
         with self._lock:
-            self.objects[key] = StoredObject(data, dict(headers), md5)
+            self.objects[key] = StoredObject(data, dict(headers), md5, self.clock())
         return md5
 
     def delete(self, keys: Sequence[str]) -> builtins.list[DeleteFailure]:

@@ -38,6 +38,7 @@ import threading
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 from urllib.parse import unquote_plus
 
@@ -355,7 +356,13 @@ class S3Storage:
                 for item in page.get("Contents", []):
                     etag = item.get("ETag")
                     md5 = plain_md5_from_etag(etag) if self.settings.trust_etag else None
-                    yield RemoteObject(item["Key"], int(item["Size"]), md5=md5, etag=etag)
+                    yield RemoteObject(
+                        item["Key"],
+                        int(item["Size"]),
+                        md5=md5,
+                        etag=etag,
+                        last_modified=item.get("LastModified"),
+                    )
         except BOTO_ERRORS as error:
             raise self._error(error, "ListObjectsV2", prefix) from None
 
@@ -581,17 +588,19 @@ def parse_listing(body: bytes, trust_etag: bool) -> tuple[list[RemoteObject], st
     Namespace-agnostic. Keys are URL-decoded (``unquote_plus``, as botocore does) only
     when the page says ``<EncodingType>url</EncodingType>``.
     """
-    raw: list[tuple[str, str, str | None]] = []
+    raw: list[tuple[str, str, str | None, str | None]] = []
     fields: dict[str, str] = {}
     encoded = truncated = False
     token: str | None = None
     for _event, element in ET.iterparse(io.BytesIO(body), events=("end",)):
         tag = element.tag.rpartition("}")[2]
         text = element.text or ""
-        if tag in ("Key", "Size", "ETag"):
+        if tag in ("Key", "Size", "ETag", "LastModified"):
             fields[tag] = text
         elif tag == "Contents":
-            raw.append((fields["Key"], fields["Size"], fields.get("ETag")))
+            raw.append(
+                (fields["Key"], fields["Size"], fields.get("ETag"), fields.get("LastModified"))
+            )
             fields = {}
             element.clear()
         elif tag == "EncodingType":
@@ -606,10 +615,22 @@ def parse_listing(body: bytes, trust_etag: bool) -> tuple[list[RemoteObject], st
             int(size),
             md5=plain_md5_from_etag(etag) if trust_etag else None,
             etag=etag,
+            last_modified=_timestamp(modified),
         )
-        for key, size, etag in raw
+        for key, size, etag, modified in raw
     ]
     return objects, (token if truncated and token else None)
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    """A listing's ``LastModified`` (ISO 8601, ``Z`` for UTC) as an aware datetime."""
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def _read_exactly(file: BinaryIO, count: int, key: str) -> bytes:
