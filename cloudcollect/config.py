@@ -28,6 +28,7 @@ def _setting(default: Any, kind: str, doc: str) -> Any:
 
 
 STORAGE_CHOICES = ("s3", "filesystem", "memory")
+MANIFEST_SOURCES = ("file", "bucket")
 ADDRESSING_STYLES = ("auto", "path", "virtual")
 MIB = 1024 * 1024
 
@@ -66,6 +67,15 @@ class Settings:
     trust_etag: bool = _setting(True, "bool", "Trust plain-MD5 ETags (off for SSE-KMS).")
     hash_cache: bool = _setting(True, "bool", "Reuse MD5s of unchanged local files (user cache).")
     max_attempts: int = _setting(5, "int", "Attempts per request, the first included.")
+    fingerprint: bool = _setting(False, "bool", "Also publish content-hashed names + manifest.")
+    manifest_path: str | None = _setting(
+        None, "str?", "Local manifest file; default <instance_path>/cloudcollect-manifest.json."
+    )
+    manifest_source: str = _setting("file", "str", "Where url_for reads it: file or bucket.")
+    manifest_strict: bool = _setting(True, "bool", "Unknown files and references are errors.")
+    rewrite_js_imports: bool = _setting(False, "bool", "Rewrite static ES-module imports too.")
+    keep_manifests: int = _setting(2, "int", "Previous releases whose files cleanup keeps.")
+    grace_seconds: int = _setting(3600, "int", "Cleanup keeps objects younger than this.")
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` (Settings field names) validated and applied."""
@@ -162,6 +172,12 @@ def _checked(settings: Settings) -> Settings:
         fail("MAX_DELETE", "must be 0 or more")
     if settings.max_attempts < 1:
         fail("MAX_ATTEMPTS", "must be at least 1")
+    if settings.manifest_source not in MANIFEST_SOURCES:
+        fail("MANIFEST_SOURCE", f"must be one of {', '.join(MANIFEST_SOURCES)}")
+    if settings.keep_manifests < 0:
+        fail("KEEP_MANIFESTS", "must be 0 or more")
+    if settings.grace_seconds < 0:
+        fail("GRACE_SECONDS", "must be 0 or more")
     if settings.multipart_chunksize < 5 * 1024 * 1024:
         fail("MULTIPART_CHUNKSIZE", "must be at least 5 MiB (5242880)")
     if settings.multipart_threshold < 1:
