@@ -8,6 +8,8 @@
     ├── StorageError                  exit 1  a request failed after retries (key, code, id)
     │   └── FatalStorageError         exit 3  nothing more can succeed: bucket missing,
     │                                         credentials, access denied, ACL rejected
+    ├── FingerprintError              exit 2  a missing reference or a reference cycle
+    │                                         (strict), a file missing from the manifest
     ├── DeletionRefused               exit 4  a safety guard refused to delete
     └── Interrupted                   130/143 SIGINT / SIGTERM
 
@@ -68,6 +70,18 @@ class FatalStorageError(StorageError):
     """A failure that no other request can get past (missing bucket, bad credentials...)."""
 
     exit_code = 3
+
+
+class FingerprintError(CloudCollectError):
+    """Fingerprinting cannot go on: a stylesheet or script refers to a file that is not
+    published (strict mode), references form a cycle, or a URL is asked for a file that
+    the manifest does not list (strict mode). ``path`` names the file concerned."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class DeletionRefused(CloudCollectError):
