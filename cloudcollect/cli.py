@@ -20,6 +20,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo
 
+from .check import CheckReport
 from .config import Settings
 from .errors import CloudCollectError
 from .extension import app_settings
@@ -82,6 +83,11 @@ class _ProgressBar:
 @click.command("cloudcollect")
 @click.option("--dry-run", is_flag=True, help="Print the plan; make no write request.")
 @click.option(
+    "--check",
+    is_flag=True,
+    help="Compare the storage with the sources; write nothing; exit 5 when they differ.",
+)
+@click.option(
     "--delete/--no-delete",
     default=None,
     envvar="CLOUDCOLLECT_DELETE",
@@ -106,6 +112,7 @@ class _ProgressBar:
 @click.option("--root", envvar="CLOUDCOLLECT_ROOT", help="Target directory (filesystem).")
 def cloudcollect_command(
     dry_run: bool,
+    check: bool,
     delete: bool | None,
     force: bool,
     workers: int | None,
@@ -115,6 +122,8 @@ def cloudcollect_command(
     **overrides: str | None,
 ) -> None:
     """Publish every static file of the app to the configured storage."""
+    if check and (dry_run or force):
+        raise click.UsageError("--check cannot be combined with --dry-run or --force")
     app = _load_app()
     changes: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if delete is not None:
@@ -126,7 +135,7 @@ def cloudcollect_command(
     except CloudCollectError as error:
         raise click.UsageError(str(error)) from None
     with app.app_context():
-        _run(app, settings, dry_run, force, as_json, quiet, verbose)
+        _run(app, settings, dry_run, force, as_json, quiet, verbose, check=check)
 
 
 def _load_app() -> Flask:
@@ -149,7 +158,10 @@ def _run(
     as_json: bool,
     quiet: bool,
     verbose: bool,
+    *,
+    check: bool = False,
 ) -> None:
+    from .check import check as check_run
     from .pipeline import publish
 
     interactive = sys.stderr.isatty() and not (quiet or as_json or verbose)
@@ -157,14 +169,18 @@ def _run(
     cancel = _Cancel()
     with _signals_cancel(cancel):
         try:
-            report = publish(
-                app,
-                settings,
-                dry_run=dry_run,
-                force=force,
-                progress=bar,
-                cancel=cancel,
-                on_plan=bar.start,
+            report = (
+                check_run(app, settings, cancel=cancel)
+                if check
+                else publish(
+                    app,
+                    settings,
+                    dry_run=dry_run,
+                    force=force,
+                    progress=bar,
+                    cancel=cancel,
+                    on_plan=bar.start,
+                )
             )
         finally:
             bar.finish()
@@ -175,6 +191,9 @@ def _run(
 def _print_report(report: Report, *, as_json: bool, quiet: bool, verbose: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    elif isinstance(report, CheckReport):
+        for difference in report.differences():
+            click.echo(f"{difference['kind']:<8} {difference['key']}  ({difference['reason']})")
     elif report.dry_run and not quiet:
         for outcome in sorted(report.with_status(PLANNED), key=lambda o: o.key):
             click.echo(f"{outcome.action:<7} {outcome.key}  ({outcome.reason})")

@@ -1,0 +1,114 @@
+"""``flask cloudcollect --check``: how the bucket differs from the local sources. No writes.
+
+A check is a dry run whose plan is read as a list of differences: every planned upload is
+a key that is *missing*, *changed* (size, content, a precompressed variant's source) or
+whose stored headers differ (*headers*), and every planned deletion is an *extra* object
+under the deletion scope with no local source. There is no second comparison engine:
+``check`` runs ``publish(..., dry_run=True)`` with deletion planning on, so it sees
+exactly what a real run would do, and a dry run makes no write request (no PUT, POST or
+DELETE; the state object is not rewritten).
+
+Exit codes: 0 in sync, ``OUT_OF_SYNC`` (5) when anything differs, and otherwise the
+usual codes (1 a local file could not be read, 2 configuration, 3 fatal precondition,
+130/143 interrupted).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+
+from .config import Settings
+from .errors import DeletionRefused
+from .extension import app_settings
+from .report import PLANNED, Report
+
+#: Exit code of a check that found differences (1-4 and 130/143 are taken).
+OUT_OF_SYNC = 5
+
+#: Plan reason -> kind of difference; every other upload reason is "changed".
+_KINDS = {
+    "new": "missing",
+    "headers changed": "headers",
+    "headers unknown": "headers",
+    "no local source": "extra",
+}
+KINDS = ("missing", "changed", "headers", "extra")
+
+
+def difference_kind(reason: str) -> str:
+    """The kind of difference a plan reason stands for."""
+    return _KINDS.get(reason, "changed")
+
+
+@dataclass
+class CheckReport(Report):
+    """A dry run's Report read as differences; ``exit_code`` is 5 when any is found."""
+
+    def differences(self) -> list[dict[str, str]]:
+        """One ``{"key", "kind", "reason"}`` per difference, sorted by key."""
+        return [
+            {"key": o.key, "kind": difference_kind(o.reason), "reason": o.reason}
+            for o in sorted(self.with_status(PLANNED), key=lambda o: o.key)
+        ]
+
+    @property
+    def exit_code(self) -> int:
+        code = super().exit_code
+        if code == 0 and self.with_status(PLANNED):
+            return OUT_OF_SYNC
+        return code
+
+    def summary_line(self) -> str:
+        found = self.differences()
+        by_kind = {kind: sum(d["kind"] == kind for d in found) for kind in KINDS}
+        details = ", ".join(f"{kind} {count}" for kind, count in by_kind.items())
+        head = "check: in sync" if not found else f"check: {len(found)} differences"
+        c = self.counts()
+        return (
+            f"{head} ({details}), unchanged {c['unchanged']}, failed {c['failed']}, "
+            f"excluded {c['excluded']}, {self.seconds:.2f} s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report of a run, plus ``check``, ``in_sync`` and ``differences``."""
+        document = super().to_dict()
+        document.update(check=True, in_sync=self.exit_code == 0, differences=self.differences())
+        return document
+
+    @classmethod
+    def of(cls, report: Report) -> CheckReport:
+        fields = dataclasses.fields(Report)
+        return cls(**{f.name: getattr(report, f.name) for f in fields if f.name != "_lock"})
+
+
+def check(
+    app: Flask,
+    settings: Settings | None = None,
+    *,
+    storage: Any = None,
+    cancel: threading.Event | None = None,
+) -> CheckReport:
+    """Compare the storage with ``app``'s static files; write nothing.
+
+    Extra objects are looked for where ``--delete`` would delete (the prefix, or each
+    static URL root without a prefix). When no such scope exists (a static folder served
+    at the URL root and no prefix), extras are not checked and a warning says so.
+    """
+    from .pipeline import publish
+
+    settings = settings or app_settings(app)
+    report = publish(
+        app, settings.replace(delete=True), storage=storage, dry_run=True, cancel=cancel
+    )
+    if isinstance(report.fatal, DeletionRefused):
+        reason = str(report.fatal)
+        report = publish(
+            app, settings.replace(delete=False), storage=storage, dry_run=True, cancel=cancel
+        )
+        report.warn(f"objects without a local source are not checked: {reason}")
+    return CheckReport.of(report)
