@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Mapping
+import importlib.util
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import providers
 from .errors import ConfigError
 from .keys import normalize_prefix
 
@@ -30,6 +32,8 @@ def _setting(default: Any, kind: str, doc: str) -> Any:
 STORAGE_CHOICES = ("s3", "filesystem", "memory")
 MANIFEST_SOURCES = ("file", "bucket")
 ADDRESSING_STYLES = ("auto", "path", "virtual")
+PRECOMPRESS_CODECS = ("gzip", "br")
+PRECOMPRESS_MODES = ("siblings", "in-place")
 MIB = 1024 * 1024
 
 
@@ -76,6 +80,16 @@ class Settings:
     rewrite_js_imports: bool = _setting(False, "bool", "Rewrite static ES-module imports too.")
     keep_manifests: int = _setting(2, "int", "Previous releases whose files cleanup keeps.")
     grace_seconds: int = _setting(3600, "int", "Cleanup keeps objects younger than this.")
+    provider: str = _setting("other", "str", "Preset: aws, minio, r2, seaweedfs, ceph, gcs, other.")
+    checksum_policy: str | None = _setting(
+        None, "str?", "botocore checksums: when_required (preset) or when_supported (aws only)."
+    )
+    list_version: int = _setting(0, "int", "ListObjects version 1 or 2; 0: the provider's.")
+    precompress: tuple[str, ...] = _setting((), "globs", "Precompressed variants: gzip, br.")
+    precompress_mode: str = _setting("siblings", "str", "siblings (.gz/.br keys) or in-place.")
+    cloudfront_distribution_id: str | None = _setting(
+        None, "str?", "Invalidate changed paths in this CloudFront distribution after a sync."
+    )
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` (Settings field names) validated and applied."""
@@ -185,7 +199,40 @@ def _checked(settings: Settings) -> Settings:
     for ext in settings.mime_types:
         if not ext.startswith("."):
             fail("MIME_TYPES", f"keys must be extensions starting with '.', got {ext!r}")
-    return dataclasses.replace(settings, prefix=normalize_prefix(settings.prefix))
+    _check_provider(settings, fail)
+    codecs = _check_precompress(settings, fail)
+    return dataclasses.replace(
+        settings, prefix=normalize_prefix(settings.prefix), precompress=codecs
+    )
+
+
+def _check_provider(settings: Settings, fail: Callable[[str, str], None]) -> None:
+    if settings.provider not in providers.PROVIDERS:
+        fail("PROVIDER", f"must be one of {', '.join(providers.PROVIDERS)}")
+    if settings.checksum_policy not in (None, *providers.CHECKSUM_POLICIES):
+        fail("CHECKSUM_POLICY", f"must be one of {', '.join(providers.CHECKSUM_POLICIES)}")
+    if settings.list_version not in (0, 1, 2):
+        fail("LIST_VERSION", "must be 1, 2 or 0 (the provider's)")
+    for name, message in providers.problems(settings):
+        fail(name, message)
+
+
+def _check_precompress(settings: Settings, fail: Callable[[str, str], None]) -> tuple[str, ...]:
+    """The codecs, normalised (``brotli`` -> ``br``), unique, in the given order."""
+    codecs: list[str] = []
+    for codec in settings.precompress:
+        codec = {"brotli": "br"}.get(codec.lower(), codec.lower())
+        if codec not in PRECOMPRESS_CODECS:
+            fail("PRECOMPRESS", f"knows {', '.join(PRECOMPRESS_CODECS)}, not {codec!r}")
+        if codec not in codecs:
+            codecs.append(codec)
+    if settings.precompress_mode not in PRECOMPRESS_MODES:
+        fail("PRECOMPRESS_MODE", f"must be one of {', '.join(PRECOMPRESS_MODES)}")
+    if settings.precompress_mode == "in-place" and len(codecs) > 1:
+        fail("PRECOMPRESS", "in-place mode stores one variant: choose gzip or br")
+    if "br" in codecs and importlib.util.find_spec("brotli") is None:
+        fail("PRECOMPRESS", "br needs the brotli package: pip install 'cloudcollect[brotli]'")
+    return tuple(codecs)
 
 
 def require(settings: Settings, name: str) -> Any:
