@@ -1,0 +1,193 @@
+"""One fingerprinted publish run (``CLOUDCOLLECT_FINGERPRINT``), as the pipeline drives it.
+
+Order, for releases without 404s:
+
+1. ``derive``: the hashed copies join the run's assets (uploaded with the originals; an
+   unchanged hashed copy is skipped like any unchanged file).
+2. ``take_own``: cloudcollect's own objects under ``PREFIX.cloudcollect/`` (the current
+   manifest and the history ``manifests/<release>.json``) leave the listing, so the plan
+   never treats them as orphans; the current manifest is read.
+3. ``cleanup``: the plan's deletions are cut down to what no kept release references (the
+   new one and the ``CLOUDCOLLECT_KEEP_MANIFESTS`` before it) and what is older than
+   ``CLOUDCOLLECT_GRACE_SECONDS``; old history manifests go by the same rule.
+4. ``finish`` (after every upload succeeded): verify that each hashed key is stored (one
+   listing; HEAD per key when listing is denied), then upload the manifest, its history
+   copy first and ``manifest.json`` last, and write the local manifest file. A failed
+   upload leaves the previous manifest in place. Deletion comes after this.
+
+A run whose files map to the same hashed names as the current manifest makes no new
+release (nothing is written but the local file, when it differs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import weakref
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .config import Settings
+from .errors import DeletionRefused, FatalStorageError, FingerprintError, StorageError
+from .fingerprint import (
+    MANIFEST_HEADERS,
+    OWN_FOLDER,
+    Manifest,
+    current_manifest_key,
+    decode_manifest,
+    encode_manifest,
+    fingerprint_assets,
+    history_key,
+    kept_releases,
+    new_manifest,
+    release_of,
+    removable,
+)
+from .plan import Action, LocalAsset, Plan, Step
+from .report import FAILED, UPLOADED, Outcome, Report
+from .storage.base import RemoteObject, Storage
+
+#: Listing errors after which verification checks each key with HEAD instead.
+_LIST_DENIED = frozenset({"AccessDenied", "403"})
+
+
+class Release:
+    """The fingerprinting side of one run; see the module docstring for the order."""
+
+    def __init__(self, settings: Settings, storage: Storage, report: Report, now: datetime):
+        self.settings = settings
+        self.storage = storage
+        self.report = report
+        self.now = now
+        self.prefix = settings.prefix
+        self.workdir = Path(tempfile.mkdtemp(prefix="cloudcollect-rewritten-"))
+        self._cleanup_workdir = weakref.finalize(self, shutil.rmtree, self.workdir, True)
+        self.files: dict[str, str] = {}
+        self.own: dict[str, RemoteObject] = {}
+        self.current: Manifest | None = None  # the manifest live before this run
+        self.manifest: Manifest | None = None  # the one this run publishes
+
+    def close(self) -> None:
+        """Remove the work directory of rewritten files (also done when collected)."""
+        self._cleanup_workdir()
+
+    def derive(self, assets: list[LocalAsset]) -> list[LocalAsset]:
+        """The run's assets plus their hashed copies (FingerprintError: stop the run)."""
+        copies, self.files = fingerprint_assets(
+            assets,
+            self.prefix,
+            self.workdir,
+            strict=self.settings.manifest_strict,
+            modules=self.settings.rewrite_js_imports,
+            warn=self.report.warn,
+        )
+        originals = {asset.key for asset in assets}
+        return assets + [copy for copy in copies if copy.key not in originals]
+
+    def take_own(self, objects: dict[str, RemoteObject], listed: bool) -> None:
+        """Move cloudcollect's own objects out of ``objects``; read the current manifest."""
+        folder = self.prefix + OWN_FOLDER
+        for key in [key for key in objects if key.startswith(folder)]:
+            self.own[key] = objects.pop(key)
+        key = current_manifest_key(self.prefix)
+        if key in self.own or not listed:
+            data = self.storage.get(key)
+            if data is not None:
+                try:
+                    self.current = decode_manifest(data, key)
+                except FingerprintError as error:
+                    self.report.warn(f"{error}: a new release replaces it")
+        if self.current is not None and dict(self.current.files) == self.files:
+            self.manifest = self.current
+        else:
+            self.manifest = new_manifest(self.files, self.now)
+
+    def cleanup(self, plan: Plan, objects: dict[str, RemoteObject]) -> Plan:
+        """``plan`` with only the deletions a release-aware cleanup allows."""
+        assert self.manifest is not None
+        history = {
+            release: key
+            for key in self.own
+            if (release := release_of(key, self.prefix)) is not None
+        }
+        kept_ids = kept_releases(history, self.manifest.release, self.settings.keep_manifests)
+        kept = [self.manifest, *(self._read(history[r]) for r in kept_ids[1:] if r in history)]
+        candidates = [objects[s.key] for s in plan.deletes if s.key in objects]
+        candidates += [self.own[key] for key in sorted(history.values())]
+        grace = timedelta(seconds=self.settings.grace_seconds)
+        allowed = set(removable(candidates, self.prefix, kept, self.now, grace))
+        deletes = [
+            Step(Action.DELETE, obj.key, _delete_reason(obj.key, self.prefix), size=obj.size)
+            for obj in sorted(candidates, key=lambda obj: obj.key)
+            if obj.key in allowed
+        ]
+        others = tuple(step for step in plan.steps if step.action is not Action.DELETE)
+        return Plan(others + tuple(deletes))
+
+    def _read(self, key: str) -> Manifest:
+        data = self.storage.get(key)
+        if data is None:
+            raise DeletionRefused(f"manifest {key} vanished while cleaning up: nothing deleted")
+        try:
+            return decode_manifest(data, key)
+        except FingerprintError as error:
+            raise DeletionRefused(f"{error}: refusing to delete") from None
+
+    def finish(self, assets: Sequence[LocalAsset]) -> None:
+        """Verify the hashed keys, publish the manifest last, write the local file."""
+        assert self.manifest is not None
+        if self.report.with_status(FAILED):
+            self.report.warn(
+                "manifest not published (some files failed): the previous release stays live"
+            )
+            return
+        self._verify()
+        data = encode_manifest(self.manifest)
+        if self.manifest is not self.current:
+            self._put(history_key(self.prefix, self.manifest.release), data)
+            self._put(current_manifest_key(self.prefix), data)
+        path = self.settings.manifest_path
+        if path:
+            _write_atomically(Path(path), data)
+
+    def _verify(self) -> None:
+        wanted = sorted({self.prefix + hashed for hashed in self.files.values()})
+        try:
+            stored = {obj.key for obj in self.storage.list(self.prefix)}
+            missing = [key for key in wanted if key not in stored]
+        except FatalStorageError as error:
+            if error.code not in _LIST_DENIED:
+                raise
+            missing = [key for key in wanted if self.storage.head(key) is None]
+        if missing:
+            raise StorageError(
+                f"{len(missing)} hashed files are not in the storage after upload (first: "
+                f"{missing[0]}): the manifest was not published, the previous release stays",
+                key=missing[0],
+                code="VerificationFailed",
+            )
+
+    def _put(self, key: str, data: bytes) -> None:
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        etag = self.storage.put(key, io.BytesIO(data), len(data), md5, MANIFEST_HEADERS)
+        self.report.add(Outcome(key, "upload", UPLOADED, "manifest", len(data), etag=etag))
+
+
+def _delete_reason(key: str, prefix: str) -> str:
+    if release_of(key, prefix) is not None:
+        return "manifest of an old release"
+    return "no local source, in no kept release, older than the grace period"
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``path`` so that a reading app server sees the old file or the new one."""
+    if path.exists() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_bytes(data)
+    os.replace(temp, path)
