@@ -46,6 +46,7 @@ import boto3
 import botocore.exceptions as bce
 from botocore.config import Config
 
+from .. import providers
 from ..baseurl import derive_base_url, object_url
 from ..config import Settings, require
 from ..errors import ConfigError, FatalStorageError, StorageError
@@ -177,9 +178,10 @@ def _client_config(settings: Settings) -> Config:
     style = settings.addressing_style
     if style == "auto" and settings.endpoint_url:
         style = "path"
+    policy = cast(Literal["when_required", "when_supported"], settings.checksum_policy)
     return Config(
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
+        request_checksum_calculation=policy or "when_required",
+        response_checksum_validation=policy or "when_required",
         s3={"addressing_style": cast(AddressingStyle, style)},
         retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
         max_pool_connections=settings.workers + 4,
@@ -227,7 +229,11 @@ class S3Storage:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
-        """Build the client; ConfigError for a missing bucket, profile or bad header rule."""
+        """Build the client; ConfigError for a missing bucket, profile or bad header rule.
+
+        The provider preset (``cloudcollect.providers``) fills the settings left unset.
+        """
+        settings = providers.effective(settings)
         require(settings, "bucket")
         for _glob, rule in settings.headers:
             request_params({name: value for name, value in rule.items() if value})
@@ -311,6 +317,9 @@ class S3Storage:
         change) or does not parse, the listing continues with the boto3 paginator from
         the same continuation token. ``md5`` is the plain ETag when trust_etag is on.
         """
+        if self.settings.list_version == 1:
+            yield from self._v1_objects(prefix)
+            return
         token: str | None = None
         if self.fast_list:
             try:
@@ -365,6 +374,18 @@ class S3Storage:
                     )
         except BOTO_ERRORS as error:
             raise self._error(error, "ListObjectsV2", prefix) from None
+
+    def _v1_objects(self, prefix: str) -> Iterator[RemoteObject]:
+        """ListObjects (V1, marker-paginated) for stores without V2 (GCS interoperability)."""
+        paginator = self.client.get_paginator("list_objects")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    etag = item.get("ETag")
+                    md5 = plain_md5_from_etag(etag) if self.settings.trust_etag else None
+                    yield RemoteObject(item["Key"], int(item["Size"]), md5=md5, etag=etag)
+        except BOTO_ERRORS as error:
+            raise self._error(error, "ListObjects", prefix) from None
 
     def head(self, key: str) -> RemoteObject | None:
         """HeadObject; ``None`` on 404. ``md5`` comes from our metadata, else from a plain
