@@ -27,7 +27,6 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -137,7 +136,7 @@ class Release:
         except FingerprintError as error:
             raise DeletionRefused(f"{error}: refusing to delete") from None
 
-    def finish(self, assets: Sequence[LocalAsset]) -> None:
+    def finish(self) -> None:
         """Verify the hashed keys, publish the manifest last, write the local file."""
         assert self.manifest is not None
         if self.report.with_status(FAILED):
