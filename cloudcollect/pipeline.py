@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from flask import Flask
 
@@ -27,9 +28,11 @@ from .errors import (
     StorageError,
 )
 from .extension import app_settings
+from .fingerprint import local_manifest_path
 from .hashcache import open_cache
 from .headers import headers_for
 from .plan import Action, LocalAsset, Plan, make_plan, needs_head
+from .release import Release
 from .report import FAILED, PLANNED, UNCHANGED, UPLOADED, Outcome, Report
 from .state import Recorded, decode, encode, headers_digest, merge, state_key
 from .storage.base import RemoteObject, Storage
@@ -48,6 +51,7 @@ def publish(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     on_plan: Callable[[Plan], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Report:
     """Publish ``app``'s static files; return the Report (see the module docstring).
 
@@ -55,11 +59,13 @@ def publish(
     they name (closed at the end only when opened here). ``progress(outcome=...)`` is
     called for every finished key; ``on_plan(plan)`` once the plan is known (before any
     write). Setting ``cancel`` stops scheduling work; the Report then carries Interrupted.
+    ``clock`` (default: now, UTC) dates a fingerprinted release and its cleanup's grace.
     """
     settings = settings or app_settings(app)
     report = Report(dry_run=dry_run)
     started = time.perf_counter()
     owned = storage is None
+    release: Release | None = None
     try:
         discovery = discover(app, settings)
         _record_discovery(discovery, report)
@@ -68,10 +74,20 @@ def publish(
 
             storage = open_storage(settings)
         assert storage is not None
-        _run(discovery, settings, storage, report, dry_run, force, progress, cancel, on_plan)
+        if settings.fingerprint:
+            release = _release(app, settings, storage, report, clock)
+        _run(
+            discovery, settings, storage, report, dry_run, force, progress, cancel, on_plan, release
+        )
     except CloudCollectError as error:
         report.fatal = error
     finally:
+        if release is not None:
+            release.close()
+            if not dry_run:
+                from .urls import reload_manifest
+
+                reload_manifest(app)
         if owned and storage is not None:
             storage.close()
         report.seconds = time.perf_counter() - started
@@ -88,9 +104,13 @@ def _run(
     progress: Progress | None,
     cancel: threading.Event | None,
     on_plan: Callable[[Plan], None] | None,
+    release: Release | None = None,
 ) -> None:
     storage.check()
-    assets, remote = _hash_while_listing(discovery.files, settings, storage, report)
+    derive = release.derive if release is not None else None
+    assets, remote = _hash_while_listing(discovery.files, settings, storage, report, derive)
+    if release is not None:
+        release.take_own(remote.objects, remote.listed)
     _check_cancel(cancel)
     scope = _delete_scope(discovery, settings) if settings.delete else None
     plan = make_plan(
@@ -100,6 +120,8 @@ def _run(
         delete_within=scope,
         live_headers=remote.live_headers,
     )
+    if release is not None and scope is not None:
+        plan = release.cleanup(plan, remote.objects)  # keep what recent releases use
     if on_plan is not None:
         on_plan(plan)
     for step in plan.skips:
@@ -119,6 +141,8 @@ def _run(
     finally:
         _note_not_done(plan, report)
     _check_cancel(cancel)
+    if release is not None:
+        release.finish()  # verify, then the manifest last
     if settings.delete:
         if not remote.listed and not report.with_status(FAILED):
             raise DeletionRefused("the prefix could not be listed: refusing to delete")
@@ -188,9 +212,17 @@ def _save_state(
 
 
 def _hash_while_listing(
-    files: list[LocalFile], settings: Settings, storage: Storage, report: Report
+    files: list[LocalFile],
+    settings: Settings,
+    storage: Storage,
+    report: Report,
+    derive: Callable[[list[LocalAsset]], list[LocalAsset]] | None = None,
 ) -> tuple[list[LocalAsset], _Remote]:
-    """Hash every file in parallel while the listing runs; then HEAD undecidable keys."""
+    """Hash every file in parallel while the listing runs; then HEAD undecidable keys.
+
+    ``derive`` turns the hashed assets into the ones to publish (fingerprinting adds
+    hashed copies) before the HEAD step, so derived keys are checked like the others.
+    """
     assets: list[LocalAsset] = []
 
     def keep(result: LocalAsset | Outcome) -> None:
@@ -203,6 +235,8 @@ def _hash_while_listing(
         listing = lister.submit(_read_remote, settings, storage)
         run_parallel(files, _hasher(settings), keep, workers=settings.workers)
         remote = listing.result()
+    if derive is not None:
+        assets = derive(assets)
     if not remote.listed:
         report.warn(
             f"cannot list {settings.prefix or 'the bucket'!r} (access denied): checking each "
@@ -237,6 +271,21 @@ def _hash_while_listing(
     )
     run_parallel(keys, head, remember, workers=settings.workers)
     return assets, remote
+
+
+def _release(
+    app: Flask,
+    settings: Settings,
+    storage: Storage,
+    report: Report,
+    clock: Callable[[], datetime] | None,
+) -> Release:
+    """The fingerprinting side of the run; the local manifest defaults to the instance
+    folder (``<instance_path>/cloudcollect-manifest.json``)."""
+    local = local_manifest_path(settings.manifest_path, app.instance_path)
+    settings = settings.replace(manifest_path=str(local))
+    now = clock() if clock is not None else datetime.now(timezone.utc)
+    return Release(settings, storage, report, now)
 
 
 def _hasher(settings: Settings) -> Callable[[LocalFile], LocalAsset | Outcome]:
