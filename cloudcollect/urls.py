@@ -19,6 +19,13 @@ Toggles:
 - ``url_for("static", filename="x.css", _cloudcollect=False)`` returns Flask's own
   app-local URL for one call, whether the switch is on or off (in Python and in Jinja).
 
+With ``CLOUDCOLLECT_FINGERPRINT`` on as well, the key is the content-hashed one from the
+manifest (``static/css/app.3f9a1c2b7d4e.css``), read on first use from the local file
+``flask cloudcollect`` writes (``CLOUDCOLLECT_MANIFEST_SOURCE = "file"``, the default) or
+from the storage (``"bucket"``). Strict mode (``CLOUDCOLLECT_MANIFEST_STRICT``, default)
+raises FingerprintError for a file the manifest does not list, matched case-sensitively;
+lenient mode falls back to the plain key.
+
 Arguments keep their Flask meaning: unknown values become the query string, ``_anchor`` the
 fragment, ``_method`` selects the rule. An absolute base URL gives absolute URLs whatever
 ``_external`` says, and ``_scheme`` replaces its scheme. A ``//host/`` base gets the request's
@@ -39,6 +46,7 @@ from .baseurl import derive_base_url, object_url
 from .config import Settings
 from .errors import ConfigError
 from .extension import app_settings
+from .fingerprint import ManifestResolver, current_manifest_key, local_manifest_path
 from .keys import normalize
 
 LOCAL_FLAG = "_cloudcollect"
@@ -62,9 +70,43 @@ def install_url_for(app: Flask) -> None:
     settings = app_settings(app)
     base_url = serving_base_url(settings) if settings.serve_from_bucket else None
     url_for = _SwitchedUrlFor(app, app.url_for, base_url, settings.prefix)
+    if base_url is not None and settings.fingerprint:
+        url_for.resolver = manifest_resolver(app, settings)
     setattr(app, "url_for", url_for)  # noqa: B010 - an instance attribute shadows the method
     if "jinja_env" in app.__dict__:  # created already: its global holds the old method
         app.jinja_env.globals["url_for"] = url_for
+
+
+def manifest_resolver(app: Flask, settings: Settings) -> ManifestResolver:
+    """Where url_for reads the manifest (``CLOUDCOLLECT_MANIFEST_SOURCE``): the local file
+    ``flask cloudcollect`` writes, or the bucket's current manifest. Read on first use
+    (so the CLI starts before any release exists) and kept until ``reload_manifest``."""
+    if settings.manifest_source == "file":
+        path = local_manifest_path(settings.manifest_path, app.instance_path)
+
+        def read_file() -> bytes | None:
+            return path.read_bytes() if path.is_file() else None
+
+        return ManifestResolver(read_file, str(path), settings.manifest_strict)
+    key = current_manifest_key(settings.prefix)
+
+    def read_bucket() -> bytes | None:
+        from .storage import open_storage  # imports boto3 only when s3 is used
+
+        storage = open_storage(settings)
+        try:
+            return storage.get(key)
+        finally:
+            storage.close()
+
+    return ManifestResolver(read_bucket, f"{key!r} in the storage", settings.manifest_strict)
+
+
+def reload_manifest(app: Flask) -> None:
+    """Make ``app``'s url_for read its manifest again on next use (after a release)."""
+    url_for = app.__dict__.get("url_for")
+    if isinstance(url_for, _SwitchedUrlFor) and url_for.resolver is not None:
+        url_for.resolver.reload()
 
 
 def serving_base_url(settings: Settings) -> str:
@@ -101,6 +143,7 @@ class _SwitchedUrlFor:
         self.prefix = prefix
         self.__doc__ = original.__doc__
         self._adapter: MapAdapter | None = None
+        self.resolver: ManifestResolver | None = None  # set when fingerprinting is on
 
     def __call__(self, endpoint: str, /, **values: Any) -> str:
         serve = values.pop(LOCAL_FLAG, True)
@@ -137,6 +180,8 @@ class _SwitchedUrlFor:
             raise ValueError("When specifying '_scheme', '_external' must be True.")
         parts = urlsplit(local)
         path = normalize(unquote(parts.path)).lstrip("/")  # undo werkzeug's quoting first
+        if self.resolver is not None:
+            path = self.resolver.resolve(path)  # the hashed name from the manifest
         url = object_url(self.base_url, self.prefix + path)
         if external:
             url = self._external(url, scheme, endpoint, values)
