@@ -108,6 +108,11 @@ class SeaweedServer:
             f"-s3.port.iceberg={p['iceberg']}",
             f"-s3.port.lance={p['lance']}",
             f"-admin.port={p['admin']}",
+            # Every bucket is a collection with volumes of its own; the default count is
+            # free disk / volume size, which a suite with a bucket per test exhausts
+            # ("failed to find writable volumes"). Volumes are sparse files.
+            "-volume.max=2000",
+            "-master.volumeSizeLimitMB=256",
         ]
         if self.buckets:
             args.append(f"-bucket={','.join(self.buckets)}")
