@@ -147,7 +147,15 @@ def fingerprint_assets(
     it); it is then left as written.
     """
     known = frozenset(asset.key[len(prefix) :] for asset in assets)
-    scanned = {s.path: s for s in (_scan(a, prefix, known, strict, modules, warn) for a in assets)}
+    maps: list[str] = []  # missing source maps: one warning for all
+    scanned = {
+        s.path: s for s in (_scan(a, prefix, known, strict, modules, warn, maps) for a in assets)
+    }
+    if maps:
+        warn(
+            f"{len(maps)} files name a source map that is not published; left as written "
+            f"(first: {maps[0]})"
+        )
     copies: list[LocalAsset] = []
     files: dict[str, str] = {}
     md5s: dict[str, str] = {}
@@ -167,6 +175,7 @@ def _scan(
     strict: bool,
     modules: bool,
     warn: Warn,
+    missing_maps: list[str],
 ) -> _Scanned:
     path = asset.key[len(prefix) :]
     item = _Scanned(asset, path, {})
@@ -188,7 +197,10 @@ def _scan(
             item.deps[ref] = pointed
             continue
         message = f"{path} refers to {ref.url!r}, which is not published ({pointed})"
-        if strict and ref.kind != SOURCEMAP:
+        if ref.kind == SOURCEMAP:
+            missing_maps.append(message)
+            continue
+        if strict:
             raise FingerprintError(
                 message + "; set CLOUDCOLLECT_MANIFEST_STRICT = False to publish it anyway",
                 path=path,

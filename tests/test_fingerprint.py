@@ -178,9 +178,11 @@ def test_a_missing_reference_is_an_error_in_strict_mode_and_a_warning_otherwise(
 
 def test_a_missing_source_map_only_warns_even_in_strict_mode(tmp_path: Path) -> None:
     files: dict[str, bytes | str] = {"static/a.js": "x();\n//# sourceMappingURL=a.js.map\n"}
+    files["static/b.js"] = "y();\n//# sourceMappingURL=b.js.map\n"
     _, mapping, warnings = fingerprint(tmp_path, files, strict=True)
-    assert list(mapping) == ["static/a.js"]
-    assert len(warnings) == 1 and "a.js.map" in warnings[0]
+    assert sorted(mapping) == ["static/a.js", "static/b.js"]
+    assert len(warnings) == 1  # one for all
+    assert "2 files name a source map" in warnings[0] and "a.js.map" in warnings[0]
 
 
 def test_es_module_imports_are_rewritten_only_when_asked(tmp_path: Path) -> None:
