@@ -26,6 +26,10 @@ class LocalAsset:
     mtime_ns: int
     md5: str
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: A precompressed variant ("gzip" or "br"): ``md5`` and ``size`` are the source's,
+    #: the stored bytes are unknown until compressed, so the variant is compared by its
+    #: headers, which name the source MD5 (see ``cloudcollect.compress``).
+    encoding: str | None = None
 
 
 class Action(enum.Enum):
@@ -83,6 +87,8 @@ def upload_reason(
         return "new"
     if force:
         return "forced"
+    if asset.encoding is not None:
+        return _variant_reason(asset, live_headers, compare_headers)
     if remote.size != asset.size:
         return "size changed"
     if remote.md5 is None:
@@ -94,27 +100,42 @@ def upload_reason(
     return None
 
 
+def _variant_reason(
+    asset: LocalAsset, live_headers: str | None, compare_headers: bool
+) -> str | None:
+    """A compressed variant is up to date when its stored headers, which name its source
+    MD5, codec and level, are the wanted ones; never decided by size or ETag."""
+    if not compare_headers or live_headers is None:
+        return "headers unknown"
+    if live_headers != headers_digest(asset.headers):
+        return "source or headers changed"
+    return None
+
+
 def needs_head(
     assets: Iterable[LocalAsset],
     remote: Mapping[str, RemoteObject],
     live_headers: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Keys the listing cannot decide: same size and an unknown MD5, or (when headers are
-    compared, ``live_headers`` not None) the same MD5 but unknown headers."""
+    compared, ``live_headers`` not None) the same MD5 but unknown headers; for a
+    compressed variant, unknown headers alone."""
     return [
         asset.key
         for asset in assets
-        if (found := remote.get(asset.key)) is not None
-        and found.size == asset.size
-        and (
-            found.md5 is None
-            or (
-                found.md5 == asset.md5
-                and live_headers is not None
-                and asset.key not in live_headers
-            )
-        )
+        if (found := remote.get(asset.key)) is not None and _undecided(asset, found, live_headers)
     ]
+
+
+def _undecided(
+    asset: LocalAsset, found: RemoteObject, live_headers: Mapping[str, str] | None
+) -> bool:
+    headers_unknown = live_headers is not None and asset.key not in live_headers
+    if asset.encoding is not None:
+        return headers_unknown
+    if found.size != asset.size:
+        return False
+    return found.md5 is None or (found.md5 == asset.md5 and headers_unknown)
 
 
 def make_plan(
