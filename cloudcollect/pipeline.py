@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from flask import Flask
 
+from .compress import check_storage, compressing, with_variants
 from .config import Settings
 from .discovery import Discovery, LocalFile, discover
 from .errors import (
@@ -106,6 +107,7 @@ def _run(
     on_plan: Callable[[Plan], None] | None,
     release: Release | None = None,
 ) -> None:
+    check_storage(settings, storage.stores_headers)
     storage.check()
     derive = release.derive if release is not None else None
     assets, remote = _hash_while_listing(discovery.files, settings, storage, report, derive)
@@ -133,7 +135,7 @@ def _run(
     try:
         run_parallel(
             plan.uploads,
-            upload_step(storage, cancel),
+            compressing(upload_step(storage, cancel), settings),
             _collect(report, progress, give_up_after=max(FAILURE_STREAK, settings.workers)),
             workers=settings.workers,
             cancel=cancel,
@@ -237,6 +239,7 @@ def _hash_while_listing(
         remote = listing.result()
     if derive is not None:
         assets = derive(assets)
+    assets = [variant for asset in assets for variant in with_variants(asset, settings)]
     if not remote.listed:
         report.warn(
             f"cannot list {settings.prefix or 'the bucket'!r} (access denied): checking each "
