@@ -228,3 +228,35 @@ def test_seaweedfs_missing_credentials_are_fatal(
     assert report.exit_code == 3
     assert "credentials" in str(report.fatal).lower()
     assert bucket.keys() == set()
+
+
+@pytest.mark.seaweedfs
+def test_seaweedfs_example_app_bucket_holds_exactly_what_flask_serves(bucket: Bucket) -> None:
+    from examples.exampleapp import create_app
+
+    app = create_app(s3_config(bucket))
+    report = publish(app)
+    assert report.exit_code == 0, report.to_dict()
+    keys = bucket.keys() - {STATE_NAME}
+    folders = {
+        "static/": Path(app.static_folder or ""),
+        "admin/static/": Path(app.blueprints["admin"].static_folder or ""),
+        "admin/reports/static/": Path(app.blueprints["admin.reports"].static_folder or ""),
+        "bootstrap/static/": Path(app.blueprints["bootstrap"].static_folder or ""),
+    }
+    on_disk = {
+        url + path.relative_to(folder).as_posix()
+        for url, folder in folders.items()
+        for path in folder.rglob("*")
+        if path.is_file() and not any(p.startswith(".") for p in path.relative_to(folder).parts)
+    }
+    assert keys == on_disk
+    assert any(key.startswith("bootstrap/static/") for key in keys)
+    client = app.test_client()
+    for key in sorted(keys):
+        response = client.get("/" + key)
+        assert response.status_code == 200, key
+        assert bucket.read(key) == response.data, key
+        response.close()
+    assert bucket.head("static/css/site.css")["ContentType"] == "text/css; charset=utf-8"
+    assert bucket.head("static/img/logo.svg")["ContentType"] == "image/svg+xml"
