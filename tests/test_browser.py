@@ -7,6 +7,10 @@ app: the app's own request log shows no static request at all, every stylesheet 
 script URL in the page and every resource the browser fetched is a bucket URL, and styles
 that only the example's stylesheets set (and Bootstrap's own) are applied, and the scripts
 ran. A screenshot goes to tests/artifacts/browser.png.
+
+Every test runs twice: with plain keys, and with ``CLOUDCOLLECT_FINGERPRINT`` on, where
+every URL must be the hashed one from the manifest and the stylesheet's rewritten
+``url()`` must load the logo's hashed copy.
 """
 
 from __future__ import annotations
@@ -75,20 +79,38 @@ class RequestLog:
         return self.app(environ, start_response)
 
 
-@pytest.fixture
-def published_site(bucket: Bucket) -> Iterator[tuple[str, str, RequestLog]]:
+Site = tuple[str, Callable[[str], str], RequestLog]
+
+
+@pytest.fixture(params=[False, True], ids=["plain", "fingerprint"])
+def published_site(
+    request: pytest.FixtureRequest, bucket: Bucket, tmp_path: Path
+) -> Iterator[Site]:
     """The example published to ``bucket`` and served on loopback with the switch on;
-    yields (app URL, bucket base URL, the app's request log)."""
+    yields (app URL, the bucket URL of a path such as ``static/css/site.css``, the app's
+    request log). With fingerprinting on, that URL is the hashed copy's."""
+    fingerprint: bool = request.param
+    manifest = tmp_path / "cloudcollect-manifest.json"
     config = {
         "CLOUDCOLLECT_SERVE_FROM_BUCKET": True,
         "CLOUDCOLLECT_BUCKET": bucket.name,
         "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
         "CLOUDCOLLECT_ADDRESSING_STYLE": "path",
         "CLOUDCOLLECT_PREFIX": PREFIX,
+        "CLOUDCOLLECT_FINGERPRINT": fingerprint,
+        "CLOUDCOLLECT_MANIFEST_PATH": str(manifest),
     }
     app = create_app(config)
     report = publish(app)
     assert report.exit_code == 0, report.summary_line()
+    bucket_base = f"{bucket.server.endpoint}/{bucket.name}/{PREFIX}"
+    names: dict[str, str] = json.loads(manifest.read_text())["files"] if fingerprint else {}
+
+    def url_of(path: str) -> str:
+        return bucket_base + names.get(path, path)
+
+    if fingerprint:
+        assert url_of("static/css/site.css") != bucket_base + "static/css/site.css"
     allow_public_read(bucket, PREFIX)
     log = RequestLog(app.wsgi_app)
     app.wsgi_app = log  # type: ignore[method-assign]
@@ -96,8 +118,7 @@ def published_site(bucket: Bucket) -> Iterator[tuple[str, str, RequestLog]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        bucket_base = f"{bucket.server.endpoint}/{bucket.name}/{PREFIX}"
-        yield f"http://127.0.0.1:{server.server_port}", bucket_base, log
+        yield f"http://127.0.0.1:{server.server_port}", url_of, log
     finally:
         server.shutdown()
         thread.join(timeout=10)
@@ -149,9 +170,10 @@ def style(driver: Any, selector: str, prop: str) -> str:
 
 
 def test_the_example_page_loads_its_assets_from_the_bucket(
-    published_site: tuple[str, str, RequestLog], browser: Any
+    published_site: Site, browser: Any
 ) -> None:
-    app_url, bucket_base, log = published_site
+    app_url, url_of, log = published_site
+    bucket_base = url_of("")
 
     load(browser, app_url + "/")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -159,17 +181,19 @@ def test_the_example_page_loads_its_assets_from_the_bucket(
 
     assets = browser.execute_script(ASSET_URLS_JS)
     expected = {
-        bucket_base + "static/css/site.css",
-        bucket_base + "static/js/site.js",
-        bucket_base + "static/img/logo.svg",
-        bucket_base + "bootstrap/static/css/bootstrap.min.css",
-        bucket_base + "bootstrap/static/js/bootstrap.min.js",
+        url_of("static/css/site.css"),
+        url_of("static/js/site.js"),
+        url_of("static/img/logo.svg"),
+        url_of("bootstrap/static/css/bootstrap.min.css"),
+        url_of("bootstrap/static/js/bootstrap.min.js"),
     }
     assert expected <= set(assets)
     assert all(url.startswith(bucket_base) for url in assets), assets
     fetched = browser.execute_script(FETCHED_JS)
-    assert expected - {bucket_base + "static/img/logo.svg"} <= set(fetched)
+    assert expected <= set(fetched)  # the logo also as site.css's background image
     assert all(url.startswith(bucket_base) for url in fetched), fetched
+    logo = url_of("static/img/logo.svg")
+    assert style(browser, "#bucket-marker", "backgroundImage") == f'url("{logo}")'
     # site.css alone sets these; Bootstrap's css sets the button colour; both scripts ran.
     assert style(browser, "#bucket-marker", "outlineColor") == "rgb(1, 2, 3)"
     assert style(browser, "body", "backgroundColor") == "rgb(239, 246, 255)"
@@ -178,16 +202,15 @@ def test_the_example_page_loads_its_assets_from_the_bucket(
     assert log.paths == ["/"]  # the app served the page and no static file
 
 
-def test_blueprint_assets_come_from_the_bucket(
-    published_site: tuple[str, str, RequestLog], browser: Any
-) -> None:
-    app_url, bucket_base, log = published_site
+def test_blueprint_assets_come_from_the_bucket(published_site: Site, browser: Any) -> None:
+    app_url, url_of, log = published_site
+    bucket_base = url_of("")
 
     load(browser, app_url + "/admin/")
 
     assets = browser.execute_script(ASSET_URLS_JS)
-    assert bucket_base + "admin/static/admin.css" in assets  # relative '.static'
-    assert bucket_base + "admin/reports/static/reports.css" in assets  # nested blueprint
+    assert url_of("admin/static/admin.css") in assets  # relative '.static'
+    assert url_of("admin/reports/static/reports.css") in assets  # nested blueprint
     assert all(url.startswith(bucket_base) for url in assets), assets
     assert style(browser, ".admin-panel", "borderLeftColor") == "rgb(4, 5, 6)"
     assert style(browser, ".report", "color") == "rgb(7, 8, 9)"
