@@ -106,7 +106,8 @@ class Release:
             self.manifest = new_manifest(self.files, self.now)
 
     def cleanup(self, plan: Plan, objects: dict[str, RemoteObject]) -> Plan:
-        """``plan`` with only the deletions a release-aware cleanup allows."""
+        """``plan`` with only the deletions a release-aware cleanup allows (reason "no
+        local source", as ``--check`` reads it: none of these objects has one)."""
         assert self.manifest is not None
         history = {
             release: key
@@ -120,7 +121,7 @@ class Release:
         grace = timedelta(seconds=self.settings.grace_seconds)
         allowed = set(removable(candidates, self.prefix, kept, self.now, grace))
         deletes = [
-            Step(Action.DELETE, obj.key, _delete_reason(obj.key, self.prefix), size=obj.size)
+            Step(Action.DELETE, obj.key, "no local source", size=obj.size)
             for obj in sorted(candidates, key=lambda obj: obj.key)
             if obj.key in allowed
         ]
@@ -174,12 +175,6 @@ class Release:
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
         etag = self.storage.put(key, io.BytesIO(data), len(data), md5, MANIFEST_HEADERS)
         self.report.add(Outcome(key, "upload", UPLOADED, "manifest", len(data), etag=etag))
-
-
-def _delete_reason(key: str, prefix: str) -> str:
-    if release_of(key, prefix) is not None:
-        return "manifest of an old release"
-    return "no local source, in no kept release, older than the grace period"
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 import pytest
 from flask import Flask, render_template_string, url_for
 
+from cloudcollect.check import check
 from cloudcollect.errors import FingerprintError, StorageError
 from cloudcollect.fingerprint import (
     IMMUTABLE,
@@ -468,3 +469,29 @@ def test_url_for_can_read_the_manifest_from_the_bucket(
     with app.test_request_context():
         hashed = url_for("static", filename="css/site.css")
     assert hashed == "https://cdn.example/site/" + manifest_of(storage)["static/css/site.css"]
+
+
+def test_check_counts_kept_releases_as_in_sync_and_expired_ones_as_extra(tmp_path: Path) -> None:
+    clock = Clock(datetime.now(timezone.utc) - timedelta(days=2))  # objects written then
+    storage = MemoryStorage(clock=clock)
+    app = fingerprint_app(tmp_path, keep_manifests=0)
+    run(app, storage, clock)
+    first = manifest_of(storage)
+    assert check(app, storage=storage).exit_code == 0
+    (tmp_path / "static/img/logo.png").write_bytes(b"\x89PNG logo v2")
+    clock.now += timedelta(minutes=1)
+    run(app, storage, clock)
+
+    report = check(app, storage=storage)
+
+    first_release = min(key for key in storage.objects if "/manifests/" in key)
+    assert report.differences() == [
+        {"key": key, "kind": "extra", "reason": "no local source"}
+        for key in sorted(
+            {
+                "site/" + first["static/img/logo.png"],
+                "site/" + first["static/css/site.css"],
+                first_release,
+            }
+        )
+    ]
