@@ -43,6 +43,7 @@ class Report:
     seconds: float = 0.0
     fatal: CloudCollectError | None = None
     deletion_skipped: str | None = None
+    invalidations: list[dict[str, Any]] = field(default_factory=list)  # CDN, id + paths
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, outcome: Outcome) -> None:
@@ -105,6 +106,7 @@ class Report:
             "seconds": round(self.seconds, 3),
             "fatal": str(self.fatal) if self.fatal else None,
             "deletion_skipped": self.deletion_skipped,
+            "invalidations": list(self.invalidations),
             "warnings": list(self.warnings),
             "failures": [asdict(o) for o in self.with_status(FAILED)],
             "outcomes": [asdict(o) for o in sorted(self.outcomes, key=lambda o: o.key)],
