@@ -80,6 +80,10 @@ def publish(
         _run(
             discovery, settings, storage, report, dry_run, force, progress, cancel, on_plan, release
         )
+        if settings.cloudfront_distribution_id and not dry_run and report.exit_code == 0:
+            from .storage.cloudfront import invalidate  # imports boto3 only when configured
+
+            invalidate(report, settings)
     except CloudCollectError as error:
         report.fatal = error
     finally:
