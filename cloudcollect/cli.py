@@ -204,6 +204,9 @@ def _print_report(report: Report, *, as_json: bool, quiet: bool, verbose: bool) 
     if not quiet:
         for warning in report.warnings:
             click.echo(f"warning: {warning}", err=True)
+        for invalidation in report.invalidations:
+            paths = invalidation["paths"]
+            click.echo(f"cloudfront invalidation {invalidation['id']} ({paths} paths)", err=True)
     for failed in sorted(report.with_status(FAILED), key=lambda o: o.key):
         request = f" request-id {failed.request_id}" if failed.request_id else ""
         click.echo(
