@@ -38,6 +38,8 @@ OWN_FOLDER = ".cloudcollect/"
 CURRENT_MANIFEST = OWN_FOLDER + "manifest.json"
 HISTORY_FOLDER = OWN_FOLDER + "manifests/"
 LOCAL_MANIFEST_NAME = "cloudcollect-manifest.json"
+#: Precompressed siblings (cloudcollect.compress): kept while the file they belong to is.
+VARIANT_SUFFIXES = (".gz", ".br")
 #: Stylesheets and scripts larger than this are published as they are, with a warning.
 REWRITE_LIMIT = 8 * 1024 * 1024
 
@@ -271,21 +273,25 @@ def removable(
     now: datetime,
     grace: timedelta,
 ) -> list[str]:
-    """The candidate keys cleanup may delete: not referenced (plain or hashed) by a kept
-    manifest, not the current manifest or a kept one's history copy, and written
-    before ``now - grace`` (an unknown time keeps the object)."""
+    """The candidate keys cleanup may delete: not referenced (plain or hashed, or as the
+    ``.gz``/``.br`` sibling of such a key) by a kept manifest, not the current manifest or
+    a kept one's history copy, and written before ``now - grace`` (an unknown time keeps
+    the object)."""
     referenced = {prefix + CURRENT_MANIFEST}
     for manifest in kept:
         referenced.add(history_key(prefix, manifest.release))
         for path, hashed in manifest.files.items():
             referenced.update((prefix + path, prefix + hashed))
     cutoff = now - grace
+
+    def in_use(key: str) -> bool:
+        base, dot, suffix = key.rpartition(".")
+        return key in referenced or (f"{dot}{suffix}" in VARIANT_SUFFIXES and base in referenced)
+
     return [
         obj.key
         for obj in candidates
-        if obj.key not in referenced
-        and obj.last_modified is not None
-        and obj.last_modified < cutoff
+        if not in_use(obj.key) and obj.last_modified is not None and obj.last_modified < cutoff
     ]
 
 

@@ -220,6 +220,8 @@ def test_removable_needs_both_unreferenced_and_older_than_the_grace() -> None:
         RemoteObject("p/static/a.111111111111.css", 1, last_modified=old),  # referenced
         RemoteObject("p/static/a.css", 1, last_modified=old),  # referenced (plain)
         RemoteObject("p/static/a.000000000000.css", 1, last_modified=old),  # gone
+        RemoteObject("p/static/a.111111111111.css.gz", 1, last_modified=old),  # sibling
+        RemoteObject("p/static/a.000000000000.css.br", 1, last_modified=old),  # gone
         RemoteObject("p/static/a.222222222222.css", 1, last_modified=young),  # too young
         RemoteObject("p/static/unknown.css", 1, last_modified=None),  # age unknown
         RemoteObject("p/.cloudcollect/manifests/r2.json", 1, last_modified=old),  # kept
@@ -228,6 +230,7 @@ def test_removable_needs_both_unreferenced_and_older_than_the_grace() -> None:
     ]
     assert removable(candidates, "p/", kept, T0, timedelta(hours=1)) == [
         "p/static/a.000000000000.css",
+        "p/static/a.000000000000.css.br",
         "p/.cloudcollect/manifests/r1.json",
     ]
 
@@ -495,3 +498,21 @@ def test_check_counts_kept_releases_as_in_sync_and_expired_ones_as_extra(tmp_pat
             }
         )
     ]
+
+
+def test_precompressed_siblings_of_kept_hashed_files_survive_cleanup(tmp_path: Path) -> None:
+    clock = Clock(T0)
+    storage = MemoryStorage(clock=clock)
+    app = fingerprint_app(tmp_path, delete=True, keep_manifests=1, precompress=["gzip"])
+    (tmp_path / "static/css/plain.css").write_text("p { color: red }\n" * 100)
+    run(app, storage, clock)
+    first = manifest_of(storage)
+    hashed_css = "site/" + first["static/css/plain.css"]
+    assert storage.objects[hashed_css + ".gz"].headers["Content-Encoding"] == "gzip"
+    (tmp_path / "static/css/plain.css").write_text("p { color: blue }\n" * 100)
+
+    clock.now = T0 + timedelta(hours=2)
+    report = run(app, storage, clock)  # release 2 keeps release 1: nothing of it goes
+
+    assert report.with_status("deleted") == []
+    assert {hashed_css, hashed_css + ".gz"} <= set(storage.objects)
