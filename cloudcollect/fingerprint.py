@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ VARIANT_SUFFIXES = (".gz", ".br")
 REWRITE_LIMIT = 8 * 1024 * 1024
 
 Warn = Callable[[str], None]
+logger = logging.getLogger("cloudcollect")
 
 
 def hashed_name(path: str, md5: str) -> str:
@@ -334,14 +336,25 @@ class ManifestResolver:
     def _current(self) -> Mapping[str, str]:
         with self._lock:
             if self._files is None:
-                data = self._load()
-                if data is None:
-                    if self.strict:
-                        raise FingerprintError(
-                            f"no manifest at {self.where}: run `flask cloudcollect` with "
-                            "CLOUDCOLLECT_FINGERPRINT on first",
-                            path=self.where,
-                        )
-                    return {}  # lenient: plain keys until a manifest appears
-                self._files = decode_manifest(data, self.where).files
+                self._files = self._read()
             return self._files
+
+    def _read(self) -> Mapping[str, str]:
+        """The manifest's files; lenient mode logs a missing or unreadable manifest once
+        and maps nothing (plain keys) until ``reload``."""
+        data = self._load()
+        if data is None:
+            error = FingerprintError(
+                f"no manifest at {self.where}: run `flask cloudcollect` with "
+                "CLOUDCOLLECT_FINGERPRINT on first",
+                path=self.where,
+            )
+        else:
+            try:
+                return decode_manifest(data, self.where).files
+            except FingerprintError as unreadable:
+                error = unreadable
+        if self.strict:
+            raise error
+        logger.warning("%s; serving plain (unhashed) URLs", error)
+        return {}

@@ -447,12 +447,16 @@ def test_strict_url_for_without_any_manifest_says_to_publish_first(tmp_path: Pat
         url_for("static", filename="css/site.css")
 
 
-def test_lenient_url_for_falls_back_to_the_plain_key(tmp_path: Path) -> None:
+def test_lenient_url_for_falls_back_to_the_plain_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     app = fingerprint_app(tmp_path, manifest_strict=False)
     with app.test_request_context():
         assert url_for("static", filename="css/site.css") == (
             "https://cdn.example/site/static/css/site.css"
         )
+        url_for("static", filename="css/plain.css")
+    assert [r.message.startswith("no manifest at") for r in caplog.records] == [True]  # once
     run(app, MemoryStorage())  # publish reloads the app's manifest
     with app.test_request_context():
         assert HEX12.search(url_for("static", filename="css/site.css"))
@@ -516,3 +520,17 @@ def test_precompressed_siblings_of_kept_hashed_files_survive_cleanup(tmp_path: P
 
     assert report.with_status("deleted") == []
     assert {hashed_css, hashed_css + ".gz"} <= set(storage.objects)
+
+
+def test_bucket_manifest_is_read_once_even_when_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = MemoryStorage()
+    monkeypatch.setattr("cloudcollect.storage.open_storage", lambda settings: storage)
+    app = fingerprint_app(tmp_path, manifest_source="bucket", manifest_strict=False)
+
+    with app.test_request_context():
+        for name in ("css/site.css", "css/plain.css", "js/app.js"):
+            url_for("static", filename=name)
+
+    assert [op for op, _ in storage.requests] == ["get"]
