@@ -534,3 +534,24 @@ def test_bucket_manifest_is_read_once_even_when_missing(
             url_for("static", filename=name)
 
     assert [op for op, _ in storage.requests] == ["get"]
+
+
+def test_the_command_publishes_a_release_and_stops_on_a_cycle_with_exit_2(
+    tmp_path: Path,
+) -> None:
+    from cloudcollect.cli import cloudcollect_command
+
+    target = tmp_path / "www"
+    app = fingerprint_app(tmp_path / "app", storage="filesystem", root=str(target), prefix="")
+    result = app.test_cli_runner().invoke(cloudcollect_command, [])
+    assert result.exit_code == 0, result.output
+    local = json.loads((tmp_path / "app/instance/manifest.json").read_text())
+    assert (target / ".cloudcollect/manifest.json").read_text() == json.dumps(
+        local, indent=1
+    ) + "\n"
+
+    (tmp_path / "app/static/css/base.css").write_text("@import 'site.css';")
+    result = app.test_cli_runner().invoke(cloudcollect_command, [])
+    assert result.exit_code == 2
+    assert "references form a cycle: static/css/base.css -> static/css/site.css" in (result.stderr)
+    assert json.loads((tmp_path / "app/instance/manifest.json").read_text()) == local
