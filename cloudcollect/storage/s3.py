@@ -1,4 +1,5 @@
-"""S3-compatible object storage through boto3: the only module that imports boto3/botocore.
+"""S3-compatible object storage through boto3: the only module that imports boto3/botocore
+(with one exception: ``storage/cloudfront.py``, loaded only for CDN invalidation).
 
 Client defaults that make S3-compatible stores (SeaweedFS, MinIO, R2, Ceph, GCS) work:
 
