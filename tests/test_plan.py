@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cloudcollect.plan import Action, LocalAsset, make_plan, needs_head, upload_reason
+from cloudcollect.state import headers_digest
 from cloudcollect.storage.base import RemoteObject
 
 MD5_A = "0cc175b9c0f1b6a831c399e269772661"
@@ -71,3 +72,17 @@ def test_needs_head_only_for_same_size_unknown_md5() -> None:
         "c": RemoteObject("c", 1, md5=MD5_A),
     }
     assert needs_head([asset("a"), asset("b"), asset("c"), asset("d")], remote) == ["a"]
+
+
+def test_a_compressed_variant_is_compared_by_its_headers_only() -> None:
+    source = {"Content-Encoding": "gzip", "X-Amz-Meta-Cloudcollect-Source": f"gzip-9:{MD5_A}"}
+    variant = LocalAsset("s/a.css.gz", Path("/nonexistent"), 100, 1, MD5_A, source, "gzip")
+    stored = RemoteObject("s/a.css.gz", 31, md5=MD5_B)  # compressed: other size and MD5
+    wanted = headers_digest(source)
+    assert upload_reason(variant, stored, False, wanted, compare_headers=True) is None
+    other = headers_digest({**source, "X-Amz-Meta-Cloudcollect-Source": f"gzip-9:{MD5_B}"})
+    assert upload_reason(variant, stored, False, other, True) == "source or headers changed"
+    assert upload_reason(variant, stored, False, None, True) == "headers unknown"
+    assert upload_reason(variant, None, False, wanted, True) == "new"
+    assert needs_head([variant], {variant.key: stored}, {}) == [variant.key]
+    assert needs_head([variant], {variant.key: stored}, {variant.key: wanted}) == []
