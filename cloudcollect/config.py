@@ -22,18 +22,24 @@ PREFIX = "CLOUDCOLLECT_"
 HeaderRule = tuple[str, dict[str, str]]
 
 
-def _setting(default: Any, kind: str, doc: str) -> Any:
-    """A Settings field: its default, its kind (how config values are checked), its meaning."""
+def _setting(
+    default: Any,
+    kind: str,
+    doc: str,
+    *,
+    choices: tuple[Any, ...] | None = None,
+    minimum: int | None = None,
+) -> Any:
+    """A Settings field: its default, its kind (how config values are checked), its
+    meaning, and optionally the values it may take or its smallest value."""
+    metadata = {"kind": kind, "doc": doc, "choices": choices, "minimum": minimum}
     if isinstance(default, dict):
-        return dataclasses.field(default_factory=dict, metadata={"kind": kind, "doc": doc})
-    return dataclasses.field(default=default, metadata={"kind": kind, "doc": doc})
+        return dataclasses.field(default_factory=dict, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 STORAGE_CHOICES = ("s3", "filesystem", "memory")
-MANIFEST_SOURCES = ("file", "bucket")
-ADDRESSING_STYLES = ("auto", "path", "virtual")
 PRECOMPRESS_CODECS = ("gzip", "br")
-PRECOMPRESS_MODES = ("siblings", "in-place")
 MIB = 1024 * 1024
 
 
@@ -51,7 +57,9 @@ class Settings:
     prefix: str = _setting("", "str", "Key prefix, normalised to end in '/'.")
     endpoint_url: str | None = _setting(None, "str?", "S3-compatible endpoint URL.")
     region: str | None = _setting(None, "str?", "Region; the AWS default chain when unset.")
-    addressing_style: str = _setting("auto", "str", "auto, path or virtual.")
+    addressing_style: str = _setting(
+        "auto", "str", "auto, path or virtual.", choices=("auto", "path", "virtual")
+    )
     profile: str | None = _setting(None, "str?", "Named AWS profile for credentials.")
     ca_bundle: str | None = _setting(None, "str?", "CA bundle for the endpoint's TLS.")
     root: str | None = _setting(None, "str?", "Target directory of the filesystem storage.")
@@ -59,34 +67,59 @@ class Settings:
     base_url: str | None = _setting(None, "str?", "Public base URL (CDN); derived if unset.")
     include: tuple[str, ...] = _setting((), "globs", "Only keys matching these globs.")
     exclude: tuple[str, ...] = _setting((), "globs", "Keys matching these globs are skipped.")
-    workers: int = _setting(16, "int", "Parallel transfers and hashing threads.")
+    workers: int = _setting(16, "int", "Parallel transfers and hashing threads.", minimum=1)
     headers: tuple[HeaderRule, ...] = _setting((), "rules", "Ordered header rules.")
     cache_control: str | None = _setting("public, max-age=3600", "str?", "Default Cache-Control.")
     mime_types: Mapping[str, str] = _setting({}, "map", "{'.ext': 'type/subtype'} overrides.")
     acl: str | None = _setting(None, "str?", "Canned ACL, only for legacy ACL buckets.")
     delete: bool = _setting(False, "bool", "Remove objects under the prefix with no source.")
-    max_delete: int = _setting(1000, "int", "Refuse (exit 4) to delete more objects.")
-    multipart_threshold: int = _setting(64 * MIB, "int", "Files above this use multipart.")
-    multipart_chunksize: int = _setting(16 * MIB, "int", "Multipart part size (min 5 MiB).")
+    max_delete: int = _setting(1000, "int", "Refuse (exit 4) to delete more objects.", minimum=0)
+    multipart_threshold: int = _setting(
+        64 * MIB, "int", "Files above this use multipart.", minimum=1
+    )
+    multipart_chunksize: int = _setting(
+        16 * MIB, "int", "Multipart part size (min 5 MiB).", minimum=5 * MIB
+    )
     trust_etag: bool = _setting(True, "bool", "Trust plain-MD5 ETags (off for SSE-KMS).")
     hash_cache: bool = _setting(True, "bool", "Reuse MD5s of unchanged local files (user cache).")
-    max_attempts: int = _setting(5, "int", "Attempts per request, the first included.")
+    max_attempts: int = _setting(5, "int", "Attempts per request, the first included.", minimum=1)
     fingerprint: bool = _setting(False, "bool", "Also publish content-hashed names + manifest.")
     manifest_path: str | None = _setting(
         None, "str?", "Local manifest file; default <instance_path>/cloudcollect-manifest.json."
     )
-    manifest_source: str = _setting("file", "str", "Where url_for reads it: file or bucket.")
+    manifest_source: str = _setting(
+        "file", "str", "Where url_for reads it: file or bucket.", choices=("file", "bucket")
+    )
     manifest_strict: bool = _setting(True, "bool", "Unknown files and references are errors.")
     rewrite_js_imports: bool = _setting(False, "bool", "Rewrite static ES-module imports too.")
-    keep_manifests: int = _setting(2, "int", "Previous releases whose files cleanup keeps.")
-    grace_seconds: int = _setting(3600, "int", "Cleanup keeps objects younger than this.")
-    provider: str = _setting("other", "str", "Preset: aws, minio, r2, seaweedfs, ceph, gcs, other.")
-    checksum_policy: str | None = _setting(
-        None, "str?", "botocore checksums: when_required (preset) or when_supported (aws only)."
+    keep_manifests: int = _setting(
+        2, "int", "Previous releases whose files cleanup keeps.", minimum=0
     )
-    list_version: int = _setting(0, "int", "ListObjects version 1 or 2; 0: the provider's.")
+    grace_seconds: int = _setting(
+        3600, "int", "Cleanup keeps objects younger than this.", minimum=0
+    )
+    provider: str = _setting(
+        "other",
+        "str",
+        "Preset: aws, minio, r2, seaweedfs, ceph, gcs, other.",
+        choices=providers.PROVIDERS,
+    )
+    checksum_policy: str | None = _setting(
+        None,
+        "str?",
+        "botocore checksums: when_required (preset) or when_supported (aws only).",
+        choices=providers.CHECKSUM_POLICIES,
+    )
+    list_version: int = _setting(
+        0, "int", "ListObjects version 1 or 2; 0: the provider's.", choices=(0, 1, 2)
+    )
     precompress: tuple[str, ...] = _setting((), "globs", "Precompressed variants: gzip, br.")
-    precompress_mode: str = _setting("siblings", "str", "siblings (.gz/.br keys) or in-place.")
+    precompress_mode: str = _setting(
+        "siblings",
+        "str",
+        "siblings (.gz/.br keys) or in-place.",
+        choices=("siblings", "in-place"),
+    )
     cloudfront_distribution_id: str | None = _setting(
         None, "str?", "Invalidate changed paths in this CloudFront distribution after a sync."
     )
@@ -176,26 +209,18 @@ def _checked(settings: Settings) -> Settings:
     def fail(name: str, message: str) -> None:
         raise ConfigError(f"{PREFIX}{name} {message}", key=PREFIX + name)
 
+    for field in dataclasses.fields(Settings):
+        value, choices, minimum = (
+            getattr(settings, field.name),
+            field.metadata["choices"],
+            field.metadata["minimum"],
+        )
+        if choices is not None and value is not None and value not in choices:
+            fail(field.name.upper(), f"must be one of {', '.join(map(str, choices))}")
+        if minimum is not None and value < minimum:
+            fail(field.name.upper(), f"must be at least {minimum}")
     if settings.storage not in STORAGE_CHOICES and ":" not in settings.storage:
         fail("STORAGE", f"must be one of {', '.join(STORAGE_CHOICES)} or 'module:Class'")
-    if settings.addressing_style not in ADDRESSING_STYLES:
-        fail("ADDRESSING_STYLE", f"must be one of {', '.join(ADDRESSING_STYLES)}")
-    if settings.workers < 1:
-        fail("WORKERS", "must be at least 1")
-    if settings.max_delete < 0:
-        fail("MAX_DELETE", "must be 0 or more")
-    if settings.max_attempts < 1:
-        fail("MAX_ATTEMPTS", "must be at least 1")
-    if settings.manifest_source not in MANIFEST_SOURCES:
-        fail("MANIFEST_SOURCE", f"must be one of {', '.join(MANIFEST_SOURCES)}")
-    if settings.keep_manifests < 0:
-        fail("KEEP_MANIFESTS", "must be 0 or more")
-    if settings.grace_seconds < 0:
-        fail("GRACE_SECONDS", "must be 0 or more")
-    if settings.multipart_chunksize < 5 * 1024 * 1024:
-        fail("MULTIPART_CHUNKSIZE", "must be at least 5 MiB (5242880)")
-    if settings.multipart_threshold < 1:
-        fail("MULTIPART_THRESHOLD", "must be at least 1")
     for ext in settings.mime_types:
         if not ext.startswith("."):
             fail("MIME_TYPES", f"keys must be extensions starting with '.', got {ext!r}")
@@ -207,12 +232,6 @@ def _checked(settings: Settings) -> Settings:
 
 
 def _check_provider(settings: Settings, fail: Callable[[str, str], None]) -> None:
-    if settings.provider not in providers.PROVIDERS:
-        fail("PROVIDER", f"must be one of {', '.join(providers.PROVIDERS)}")
-    if settings.checksum_policy not in (None, *providers.CHECKSUM_POLICIES):
-        fail("CHECKSUM_POLICY", f"must be one of {', '.join(providers.CHECKSUM_POLICIES)}")
-    if settings.list_version not in (0, 1, 2):
-        fail("LIST_VERSION", "must be 1, 2 or 0 (the provider's)")
     for name, message in providers.problems(settings):
         fail(name, message)
 
@@ -226,8 +245,6 @@ def _check_precompress(settings: Settings, fail: Callable[[str, str], None]) -> 
             fail("PRECOMPRESS", f"knows {', '.join(PRECOMPRESS_CODECS)}, not {codec!r}")
         if codec not in codecs:
             codecs.append(codec)
-    if settings.precompress_mode not in PRECOMPRESS_MODES:
-        fail("PRECOMPRESS_MODE", f"must be one of {', '.join(PRECOMPRESS_MODES)}")
     if settings.precompress_mode == "in-place" and len(codecs) > 1:
         fail("PRECOMPRESS", "in-place mode stores one variant: choose gzip or br")
     if "br" in codecs and importlib.util.find_spec("brotli") is None:

@@ -37,6 +37,10 @@ def test_unknown_key_is_named_with_a_suggestion() -> None:
         ("CLOUDCOLLECT_WORKERS", 0),
         ("CLOUDCOLLECT_MULTIPART_CHUNKSIZE", 1024),
         ("CLOUDCOLLECT_PREFIX", "a/../b"),
+        ("CLOUDCOLLECT_ADDRESSING_STYLE", "diagonal"),
+        ("CLOUDCOLLECT_LIST_VERSION", 3),
+        ("CLOUDCOLLECT_MAX_DELETE", -1),
+        ("CLOUDCOLLECT_CHECKSUM_POLICY", "always"),
         ("CLOUDCOLLECT_BUCKET", 3),
     ],
 )
@@ -58,3 +62,7 @@ def test_every_key_is_documented() -> None:
         assert key.startswith("CLOUDCOLLECT_")
         assert field.metadata["doc"], key
         assert field.metadata["kind"] in {"str", "str?", "bool", "int", "globs", "rules", "map"}
+        if field.metadata["choices"] is not None and field.default is not None:
+            assert field.default in field.metadata["choices"], key
+        if field.metadata["minimum"] is not None:
+            assert field.default >= field.metadata["minimum"], key
