@@ -7,13 +7,10 @@ problems with individual files or the storage: they are in the returned Report, 
 
 from __future__ import annotations
 
-import hashlib
-import io
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flask import Flask
@@ -24,7 +21,6 @@ from .discovery import Discovery, LocalFile, discover
 from .errors import (
     CloudCollectError,
     DeletionRefused,
-    FatalStorageError,
     Interrupted,
     StorageError,
 )
@@ -32,14 +28,12 @@ from .extension import app_settings
 from .fingerprint import local_manifest_path
 from .hashcache import open_cache
 from .headers import headers_for
-from .plan import Action, LocalAsset, Plan, make_plan, needs_head
+from .plan import Action, LocalAsset, Plan, make_plan
 from .release import Release
-from .report import FAILED, PLANNED, UNCHANGED, UPLOADED, Outcome, Report
-from .state import Recorded, decode, encode, headers_digest, merge, state_key
-from .storage.base import RemoteObject, Storage
+from .remote import RemoteView, read_remote, resolve_unknown, save_state
+from .report import FAILED, PLANNED, UNCHANGED, Outcome, Report
+from .storage.base import Storage
 from .sync import Progress, delete_keys, run_parallel, upload_step
-
-STATE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 
 
 def publish(
@@ -154,67 +148,7 @@ def _run(
             raise DeletionRefused("the prefix could not be listed: refusing to delete")
         _delete(plan, discovery, settings, storage, report)
     if storage.stores_headers and remote.listed:
-        _save_state(assets, remote, report, settings, storage)
-
-
-@dataclass
-class _Remote:
-    """What the storage holds under the prefix, as far as the run knows it."""
-
-    objects: dict[str, RemoteObject]
-    live_headers: dict[str, str] | None  # key -> headers_digest; None: no headers stored
-    state: bytes | None  # the state object as read
-    listed: bool = True  # False: listing denied, ``objects`` holds only what HEAD found
-
-
-#: Codes a listing can fail with when the credentials may write but not list (no
-#: s3:ListBucket): then every key is checked with HEAD and nothing is deleted.
-LIST_DENIED = frozenset({"AccessDenied", "403"})
-
-
-def _read_remote(settings: Settings, storage: Storage) -> _Remote:
-    """List the prefix; read the state object when the listing shows one."""
-    key = state_key(settings.prefix)
-    try:
-        objects = {obj.key: obj for obj in storage.list(settings.prefix)}
-    except FatalStorageError as error:
-        if error.code not in LIST_DENIED:
-            raise
-        return _Remote({}, {} if storage.stores_headers else None, None, listed=False)
-    raw = storage.get(key) if objects.pop(key, None) is not None else None
-    merged, digests = merge(objects, decode(raw))
-    return _Remote(merged, digests if storage.stores_headers else None, raw)
-
-
-def _save_state(
-    assets: list[LocalAsset],
-    remote: _Remote,
-    report: Report,
-    settings: Settings,
-    storage: Storage,
-) -> None:
-    """Record every key now known to be right (uploaded or unchanged); write only if new."""
-    by_key = {asset.key: asset for asset in assets}
-    entries: dict[str, Recorded] = {}
-    for outcome in report.outcomes:
-        asset = by_key.get(outcome.key)
-        if asset is None or outcome.status not in (UPLOADED, UNCHANGED):
-            continue
-        listed = remote.objects.get(outcome.key)
-        if outcome.status == UPLOADED:
-            etag = outcome.etag
-        else:
-            etag = listed.etag if listed is not None else None
-        entries[outcome.key] = Recorded(etag, asset.md5, headers_digest(asset.headers))
-    data = encode(entries)
-    if data != remote.state:
-        storage.put(
-            state_key(settings.prefix),
-            io.BytesIO(data),
-            len(data),
-            hashlib.md5(data, usedforsecurity=False).hexdigest(),
-            STATE_HEADERS,
-        )
+        save_state(assets, remote, report, settings, storage)
 
 
 def _hash_while_listing(
@@ -223,7 +157,7 @@ def _hash_while_listing(
     storage: Storage,
     report: Report,
     derive: Callable[[list[LocalAsset]], list[LocalAsset]] | None = None,
-) -> tuple[list[LocalAsset], _Remote]:
+) -> tuple[list[LocalAsset], RemoteView]:
     """Hash every file in parallel while the listing runs; then HEAD undecidable keys.
 
     ``derive`` turns the hashed assets into the ones to publish (fingerprinting adds
@@ -238,45 +172,13 @@ def _hash_while_listing(
             assets.append(result)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
-        listing = lister.submit(_read_remote, settings, storage)
+        listing = lister.submit(read_remote, settings, storage)
         run_parallel(files, _hasher(settings), keep, workers=settings.workers)
         remote = listing.result()
     if derive is not None:
         assets = derive(assets)
     assets = [variant for asset in assets for variant in with_variants(asset, settings)]
-    if not remote.listed:
-        report.warn(
-            f"cannot list {settings.prefix or 'the bucket'!r} (access denied): checking each "
-            "file with HEAD, uploading what cannot be confirmed, deleting nothing"
-        )
-
-    def head(key: str) -> tuple[str, RemoteObject | StorageError | None]:
-        try:
-            return key, storage.head(key)
-        except FatalStorageError:
-            raise
-        except StorageError as error:  # unknown, never "unchanged": the key is uploaded
-            return key, error
-
-    def remember(found: tuple[str, RemoteObject | StorageError | None]) -> None:
-        key, obj = found
-        if isinstance(obj, StorageError):
-            if remote.listed or obj.code not in LIST_DENIED:
-                report.warn(f"cannot check {key} ({obj.code}): uploading it")
-            obj = None if not remote.listed else remote.objects.get(key)
-        if obj is None:
-            remote.objects.pop(key, None)
-            return
-        remote.objects[key] = obj
-        if remote.live_headers is not None:
-            remote.live_headers[key] = headers_digest(obj.headers)
-
-    keys = (
-        needs_head(assets, remote.objects, remote.live_headers)
-        if remote.listed
-        else [asset.key for asset in assets]
-    )
-    run_parallel(keys, head, remember, workers=settings.workers)
+    resolve_unknown(assets, remote, storage, report, settings)
     return assets, remote
 
 

@@ -47,11 +47,9 @@ from .fingerprint import (
     removable,
 )
 from .plan import Action, LocalAsset, Plan, Step
+from .remote import LIST_DENIED
 from .report import FAILED, UPLOADED, Outcome, Report
 from .storage.base import RemoteObject, Storage
-
-#: Listing errors after which verification checks each key with HEAD instead.
-_LIST_DENIED = frozenset({"AccessDenied", "403"})
 
 
 class Release:
@@ -160,7 +158,7 @@ class Release:
             stored = {obj.key for obj in self.storage.list(self.prefix)}
             missing = [key for key in wanted if key not in stored]
         except FatalStorageError as error:
-            if error.code not in _LIST_DENIED:
+            if error.code not in LIST_DENIED:
                 raise
             missing = [key for key in wanted if self.storage.head(key) is None]
         if missing:
