@@ -45,8 +45,10 @@ PRUNE_ABOVE = 50_000
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
-# (size, mtime_ns, inode, device, ctime_ns, md5)
-Entry = tuple[int, int, int, int, int, str]
+# "<md5> <size> <mtime_ns> <inode> <device> <ctime_ns>": the start of its line in the log,
+# kept as one string (a third of the memory of a tuple of ints). The MD5 is checked when
+# an entry is used, the rest by comparing it with the same string made from a stat.
+Entry = str
 
 
 def default_path() -> Path:
@@ -69,8 +71,17 @@ def file_md5(path: str | os.PathLike[str], size: int | None = None) -> str:
         os.close(fd)
 
 
-def _identity(stat: os.stat_result) -> tuple[int, int, int, int, int]:
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev, stat.st_ctime_ns)
+def _identity(stat: os.stat_result) -> str:
+    return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ino} {stat.st_dev} {stat.st_ctime_ns}"
+
+
+def _md5_of(entry: Entry, stat: os.stat_result) -> str | None:
+    """The entry's MD5 when it was made for exactly this ``stat``, else None."""
+    if entry[32:33] == " " and entry[33:] == _identity(stat):
+        md5 = entry[:32]
+        if _HEX32.fullmatch(md5):
+            return md5
+    return None
 
 
 def _encode_path(path: str) -> str:
@@ -85,22 +96,21 @@ def _encode_path(path: str) -> str:
 
 
 def _parse(line: str) -> tuple[str, Entry] | None:
-    parts = line.rstrip("\n").split(" ", 6)
-    if len(parts) != 7 or not line.endswith("\n") or not _HEX32.fullmatch(parts[0]):
+    parts = line.split(" ", 6)
+    if len(parts) != 7 or not line.endswith("\n") or len(parts[0]) != 32:
         return None
-    md5, size, mtime, inode, device, ctime, raw_path = parts
+    raw_path = parts[6][:-1]
     try:
         path = json.loads(raw_path) if raw_path[:1] == '"' else raw_path
-        if not isinstance(path, str) or not path:
-            return None
-        return path, (int(size), int(mtime), int(inode), int(device), int(ctime), md5)
     except ValueError:
         return None
+    if not isinstance(path, str) or not path:
+        return None
+    return path, line[: len(line) - len(raw_path) - 2]
 
 
 def _format(path: str, entry: Entry) -> str:
-    size, mtime, inode, device, ctime, md5 = entry
-    return f"{md5} {size} {mtime} {inode} {device} {ctime} {_encode_path(path)}\n"
+    return f"{entry} {_encode_path(path)}\n"
 
 
 class HashCache:
@@ -171,16 +181,14 @@ class HashCache:
     @staticmethod
     def _still_valid(path: str, entry: Entry) -> bool:
         try:
-            return _identity(os.stat(path)) == entry[:5]
+            return _md5_of(entry, os.stat(path)) is not None
         except OSError:
             return False
 
     def lookup(self, path: str, stat: os.stat_result) -> str | None:
         """The cached MD5 of ``path`` if ``stat`` matches what it was hashed with."""
         entry = self.entries.get(path)
-        if entry is not None and entry[:5] == _identity(stat):
-            return entry[5]
-        return None
+        return None if entry is None else _md5_of(entry, stat)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -194,7 +202,9 @@ class HashCache:
         now_ns = time.time_ns() if now_ns is None else now_ns
         if max(stat.st_mtime_ns, stat.st_ctime_ns) > now_ns - RACY_NS:
             return
-        entry = (*_identity(stat), md5)
+        if not _HEX32.fullmatch(md5):
+            return
+        entry = f"{md5} {_identity(stat)}"
         if self.entries.get(path) == entry:
             return
         self.entries[path] = entry

@@ -148,8 +148,21 @@ def test_bad_lines_are_skipped_good_ones_kept(tmp_path: Path) -> None:
         stream.write(f'{"b" * 32} 1 2 3 4 5 "unterminated json\n')
         stream.write(valid.replace(str(path), "/truncated/tail").rstrip("\n"))
     reloaded = HashCache(cache_file)
-    assert set(reloaded.entries) == {str(path)}
     assert reloaded.lookup(str(path), os.stat(path)) == md5(b"a{}")
+    for bad in ("/short/md5", "/not/an/int", "/truncated/tail"):
+        assert reloaded.lookup(bad, os.stat(path)) is None
+    assert not {"/short/md5", "/truncated/tail"} & set(reloaded.entries)
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_an_entry_with_a_non_hex_md5_is_never_used(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.css", b"a{}")
+    stat = os.stat(path)
+    identity = f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ino} {stat.st_dev} {stat.st_ctime_ns}"
+    write(tmp_path / "md5.log", f"{HEADER}{'z' * 32} {identity} {path}\n".encode())
+    cache = HashCache(tmp_path / "md5.log")
+    assert cache.lookup(str(path), stat) is None
+    assert cache.md5(path) == md5(b"a{}")
 
 
 @pytest.mark.usefixtures("no_racy_window")
@@ -274,6 +287,6 @@ def test_publish_uses_the_cache_setting(
     cache_file = tmp_path / "xdg" / "cloudcollect" / "md5-v1.log"
     assert cache_file.exists() is enabled
     if enabled:
-        cached = {entry[5] for entry in HashCache(cache_file).entries.values()}
+        cached = {entry[:32] for entry in HashCache(cache_file).entries.values()}
         for key, data in served_files(tmp_path / "app").items():
             assert storage.objects[key].md5 == md5(data) in cached, key
