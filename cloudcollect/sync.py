@@ -9,9 +9,9 @@ makes in-flight uploads stop reading their file (a multipart upload is then abor
 from __future__ import annotations
 
 import os
+import queue
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Sized
 from typing import Any, BinaryIO, TypeVar, cast
 
 from .errors import FatalStorageError, StorageError
@@ -36,46 +36,72 @@ def run_parallel(
     """Run ``work`` on every item with ``workers`` threads; pass each result to
     ``on_result`` in the calling thread, in completion order.
 
-    Stops scheduling on a FatalStorageError from ``work``, or a StorageError from
-    ``on_result`` (the caller giving up, e.g. after many failures in a row): either is
-    re-raised once in-flight items finished. When ``cancel`` is set it stops scheduling
-    and returns once in-flight items finished: the caller decides what that means.
+    Threads pull items one at a time from ``items`` (no per-item future or up-front
+    queue: memory does not grow with the number of items). Stops scheduling on a
+    FatalStorageError from ``work``, or a StorageError from ``on_result`` (the caller
+    giving up, e.g. after many failures in a row): either is re-raised once in-flight
+    items finished, as is any other exception from ``work`` (a bug). When ``cancel`` is
+    set it stops scheduling and returns once in-flight items finished: the caller decides
+    what that means.
     """
+    source = iter(items)
+    source_lock = threading.Lock()
+    results: queue.SimpleQueue[tuple[bool, Any] | None] = queue.SimpleQueue()
     stop = threading.Event()
 
     def stopped() -> bool:
         return stop.is_set() or (cancel is not None and cancel.is_set())
 
-    fatal: StorageError | None = None
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cloudcollect") as pool:
-        futures = [pool.submit(_unless_stopped, stopped, work, item) for item in items]
-        for future in as_completed(futures):
-            if future.cancelled():
+    def worker() -> None:
+        try:
+            while not stopped():
+                with source_lock:
+                    item = next(source, _END)
+                if item is _END:
+                    return
+                try:
+                    results.put((True, work(item)))
+                except BaseException as error:  # noqa: BLE001 - handed to the caller
+                    results.put((False, error))
+                    return
+        finally:
+            results.put(None)
+
+    count = min(workers, len(items)) if isinstance(items, Sized) else workers
+    threads = [
+        threading.Thread(target=worker, name=f"cloudcollect-{n}", daemon=True) for n in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    failure: BaseException | None = None
+    running = len(threads)
+    try:
+        while running:
+            message = results.get()
+            if message is None:
+                running -= 1
+                continue
+            ok, value = message
+            if not ok:
+                failure = failure or value
+                stop.set()
                 continue
             try:
-                result = future.result()
-            except FatalStorageError as error:
-                fatal = fatal or error
+                on_result(value)
+            except StorageError as error:  # the caller gives up
+                failure = failure or error
                 stop.set()
-            else:
-                if result is not _STOPPED:
-                    try:
-                        on_result(result)
-                    except StorageError as error:  # the caller gives up
-                        fatal = fatal or error
-                        stop.set()
-            if stopped():
-                for pending in futures:
-                    pending.cancel()
-    if fatal is not None:
-        raise fatal
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        for thread in threads:
+            thread.join()
+    if failure is not None:
+        raise failure
 
 
-_STOPPED: Any = object()
-
-
-def _unless_stopped(stopped: Callable[[], bool], work: Callable[[T], R], item: T) -> Any:
-    return _STOPPED if stopped() else work(item)
+_END: Any = object()
 
 
 class _Cancelled(Exception):
