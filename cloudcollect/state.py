@@ -18,10 +18,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from .hashing import plain_md5_from_etag
 from .storage.base import RemoteObject
 
 STATE_NAME = ".cloudcollect-state.json"
-VERSION = 1
+VERSION = 2
 
 # Headers a store gives back on HEAD; only these take part in drift detection.
 _COMPARED = (
@@ -60,9 +61,19 @@ def headers_digest(headers: Mapping[str, str]) -> str:
 
 
 def encode(entries: Mapping[str, Recorded]) -> bytes:
-    """The state object's bytes: deterministic, so an unchanged state is never rewritten."""
-    objects = {key: [r.etag, r.md5, r.headers] for key, r in sorted(entries.items())}
-    return json.dumps({"version": VERSION, "objects": objects}, sort_keys=True).encode("utf-8")
+    """The state object's bytes: deterministic, so an unchanged state is never rewritten.
+
+    Compact, as it is read on every run: each distinct headers digest is stored once
+    (objects refer to it by index) and an MD5 equal to the plain ETag is left out.
+    """
+    digests = sorted({r.headers for r in entries.values()})
+    index = {digest: n for n, digest in enumerate(digests)}
+    objects = {
+        key: [r.etag, None if plain_md5_from_etag(r.etag) == r.md5 else r.md5, index[r.headers]]
+        for key, r in sorted(entries.items())
+    }
+    document = {"version": VERSION, "headers": digests, "objects": objects}
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def decode(data: bytes | None) -> dict[str, Recorded]:
@@ -73,12 +84,16 @@ def decode(data: bytes | None) -> dict[str, Recorded]:
         document = json.loads(data)
         if document.get("version") != VERSION:
             return {}
-        return {
-            str(key): Recorded(etag, str(md5), str(digest))
-            for key, (etag, md5, digest) in document["objects"].items()
-            if etag is None or isinstance(etag, str)
-        }
-    except (ValueError, TypeError, KeyError, AttributeError):
+        digests = [str(digest) for digest in document["headers"]]
+        entries: dict[str, Recorded] = {}
+        for key, (etag, md5, digest) in document["objects"].items():
+            if not (etag is None or isinstance(etag, str)) or isinstance(digest, bool):
+                continue
+            md5 = md5 if md5 is not None else plain_md5_from_etag(etag)
+            if md5 is not None:
+                entries[str(key)] = Recorded(etag, str(md5), digests[digest])
+        return entries
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
         return {}
 
 

@@ -11,6 +11,7 @@ from cloudcollect import MemoryStorage, publish
 from cloudcollect.config import settings_from_config
 from cloudcollect.state import (
     STATE_NAME,
+    VERSION,
     Recorded,
     decode,
     encode,
@@ -29,9 +30,16 @@ MIB = 1024 * 1024
 
 
 def test_encode_decode_round_trip_and_garbage_is_ignored() -> None:
-    entries = {"s/a.css": Recorded('"abc-2"', MD5, "d1"), "s/b.js": Recorded(None, MD5, "d2")}
+    entries = {
+        "s/a.css": Recorded('"abc-2"', MD5, "d1"),
+        "s/b.js": Recorded(None, MD5, "d2"),
+        "s/c.js": Recorded(f'"{MD5}"', MD5, "d1"),
+    }
     assert decode(encode(entries)) == entries
     assert encode(entries) == encode(dict(reversed(list(entries.items()))))
+    document = json.loads(encode(entries))
+    assert document["headers"] == ["d1", "d2"]
+    assert document["objects"]["s/c.js"] == [f'"{MD5}"', None, 0]  # MD5 = ETag: left out
     for garbage in (
         None,
         b"",
@@ -39,6 +47,7 @@ def test_encode_decode_round_trip_and_garbage_is_ignored() -> None:
         b"[]",
         b'{"version": 99, "objects": {}}',
         b'{"version": 1, "objects": {"k": [1]}}',
+        b'{"version": 2, "headers": [], "objects": {"k": [null, "x", 3]}}',
     ):
         assert decode(garbage) == {}
 
@@ -102,7 +111,7 @@ def test_missing_or_corrupt_state_falls_back_to_head(tmp_path: Path) -> None:
     report = publish(app, storage=storage)
     assert report.counts()["unchanged"] == 7
     assert sum(op == "head" for op, _ in storage.requests) == 7
-    assert json.loads(storage.objects[STATE_NAME].data)["version"] == 1
+    assert json.loads(storage.objects[STATE_NAME].data)["version"] == VERSION
 
 
 def test_out_of_band_header_change_is_repaired(tmp_path: Path) -> None:
