@@ -7,6 +7,7 @@ problems with individual files or the storage: they are in the returned Report, 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -132,7 +133,7 @@ def _run(
         return
     try:
         run_parallel(
-            plan.uploads,
+            sorted(plan.uploads, key=lambda step: -step.size),  # no big file at the tail
             compressing(upload_step(storage, cancel), settings),
             _collect(report, progress, give_up_after=max(FAILURE_STREAK, settings.workers)),
             workers=settings.workers,
@@ -173,7 +174,7 @@ def _hash_while_listing(
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
         listing = lister.submit(read_remote, settings, storage)
-        run_parallel(files, _hasher(settings), keep, workers=settings.workers)
+        run_parallel(files, _hasher(settings), keep, workers=_hashing_threads(settings))
         remote = listing.result()
     if derive is not None:
         assets = derive(assets)
@@ -195,6 +196,12 @@ def _release(
     settings = settings.replace(manifest_path=str(local))
     now = clock() if clock is not None else datetime.now(timezone.utc)
     return Release(settings, storage, report, now)
+
+
+def _hashing_threads(settings: Settings) -> int:
+    """Hashing is CPU work (hashlib releases the GIL on large reads): two threads a core
+    keep the disks and cores busy; more only contend for the GIL on small files."""
+    return max(1, min(settings.workers, 2 * (os.cpu_count() or 1)))
 
 
 def _hasher(settings: Settings) -> Callable[[LocalFile], LocalAsset | Outcome]:
