@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from flask import Flask
@@ -63,18 +63,31 @@ def publish(
     owned = storage is None
     release: Release | None = None
     try:
-        discovery = discover(app, settings)
-        _record_discovery(discovery, report)
         if owned:
             from .storage import open_storage  # imports boto3 only when s3 is used
 
             storage = open_storage(settings)
         assert storage is not None
-        if settings.fingerprint:
-            release = _release(app, settings, storage, report, clock)
-        _run(
-            discovery, settings, storage, report, dry_run, force, progress, cancel, on_plan, release
-        )
+        check_storage(settings, storage.stores_headers)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
+            listing = lister.submit(_check_and_list, settings, storage)  # while discovering
+            discovery = discover(app, settings)
+            _record_discovery(discovery, report)
+            if settings.fingerprint:
+                release = _release(app, settings, storage, report, clock)
+            _run(
+                discovery,
+                listing,
+                settings,
+                storage,
+                report,
+                dry_run,
+                force,
+                progress,
+                cancel,
+                on_plan,
+                release,
+            )
         if settings.cloudfront_distribution_id and not dry_run and report.exit_code == 0:
             from .storage.cloudfront import invalidate  # imports boto3 only when configured
 
@@ -94,8 +107,15 @@ def publish(
     return report
 
 
+def _check_and_list(settings: Settings, storage: Storage) -> RemoteView:
+    """The preflight (bucket, credentials), then the listing and the state object."""
+    storage.check()
+    return read_remote(settings, storage)
+
+
 def _run(
     discovery: Discovery,
+    listing: Future[RemoteView],
     settings: Settings,
     storage: Storage,
     report: Report,
@@ -106,10 +126,10 @@ def _run(
     on_plan: Callable[[Plan], None] | None,
     release: Release | None = None,
 ) -> None:
-    check_storage(settings, storage.stores_headers)
-    storage.check()
     derive = release.derive if release is not None else None
-    assets, remote = _hash_while_listing(discovery.files, settings, storage, report, derive)
+    assets, remote = _hash_while_listing(
+        discovery.files, listing, settings, storage, report, derive
+    )
     if release is not None:
         release.take_own(remote.objects, remote.listed)
     _check_cancel(cancel)
@@ -154,12 +174,13 @@ def _run(
 
 def _hash_while_listing(
     files: list[LocalFile],
+    listing: Future[RemoteView],
     settings: Settings,
     storage: Storage,
     report: Report,
     derive: Callable[[list[LocalAsset]], list[LocalAsset]] | None = None,
 ) -> tuple[list[LocalAsset], RemoteView]:
-    """Hash every file in parallel while the listing runs; then HEAD undecidable keys.
+    """Hash every file in parallel while ``listing`` runs; then HEAD undecidable keys.
 
     ``derive`` turns the hashed assets into the ones to publish (fingerprinting adds
     hashed copies) before the HEAD step, so derived keys are checked like the others.
@@ -172,10 +193,8 @@ def _hash_while_listing(
         else:
             assets.append(result)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
-        listing = lister.submit(read_remote, settings, storage)
-        run_parallel(files, _hasher(settings), keep, workers=_hashing_threads(settings))
-        remote = listing.result()
+    run_parallel(files, _hasher(settings), keep, workers=_hashing_threads(settings))
+    remote = listing.result()
     if derive is not None:
         assets = derive(assets)
     assets = [variant for asset in assets for variant in with_variants(asset, settings)]

@@ -29,7 +29,7 @@ class RemoteView:
 
     objects: dict[str, RemoteObject]
     live_headers: dict[str, str] | None  # key -> headers_digest; None: no headers stored
-    state: bytes | None  # the state object as read
+    recorded: dict[str, Recorded]  # the state object's entries as read
     listed: bool = True  # False: listing denied, ``objects`` holds only what HEAD found
 
 
@@ -46,10 +46,11 @@ def read_remote(settings: Settings, storage: Storage) -> RemoteView:
     except FatalStorageError as error:
         if error.code not in LIST_DENIED:
             raise
-        return RemoteView({}, {} if storage.stores_headers else None, None, listed=False)
+        return RemoteView({}, {} if storage.stores_headers else None, {}, listed=False)
     raw = storage.get(key) if objects.pop(key, None) is not None else None
-    merged, digests = merge(objects, decode(raw))
-    return RemoteView(merged, digests if storage.stores_headers else None, raw)
+    recorded = decode(raw)
+    merged, digests = merge(objects, recorded)
+    return RemoteView(merged, digests if storage.stores_headers else None, recorded)
 
 
 def save_state(
@@ -72,8 +73,8 @@ def save_state(
         else:
             etag = listed.etag if listed is not None else None
         entries[outcome.key] = Recorded(etag, asset.md5, headers_digest(asset.headers))
-    data = encode(entries)
-    if data != remote.state:
+    if entries != remote.recorded:
+        data = encode(entries)
         storage.put(
             state_key(settings.prefix),
             io.BytesIO(data),

@@ -13,6 +13,7 @@ get a HEAD, as without state).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -52,9 +53,15 @@ def state_key(prefix: str) -> str:
 
 def headers_digest(headers: Mapping[str, str]) -> str:
     """A short digest of the compared headers (names case-insensitive, order-free)."""
+    return _digest(tuple(headers.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(items: tuple[tuple[str, str], ...]) -> str:
+    # A run has a handful of distinct header sets for thousands of files: cache them.
     lines = sorted(
         f"{name.lower()}:{value.strip()}"
-        for name, value in headers.items()
+        for name, value in items
         if name.lower() in _COMPARED or name.lower().startswith("x-amz-meta-")
     )
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:20]
