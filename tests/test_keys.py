@@ -26,6 +26,7 @@ def test_keys_are_nfc() -> None:
         "static/a\\b.css",
         "static/a\tb",
         "static/x\udcff",
+        "static/a\x7fb",
     ],
 )
 def test_unsafe_paths_are_refused(path: str) -> None:
