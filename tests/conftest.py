@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from cloudcollect.config import Settings
 from tests.support.faultproxy import FaultProxy, run_fault_proxy
 from tests.support.seaweed import ACCESS_KEY, REGION, SECRET_KEY, SeaweedServer
 
@@ -68,6 +70,18 @@ class Bucket:
     def head(self, key: str) -> dict[str, Any]:
         result: dict[str, Any] = self.client.head_object(Bucket=self.name, Key=key)
         return result
+
+
+def s3_settings(target: Bucket, *, https: bool = False, **changes: Any) -> Settings:
+    """Settings for the s3 storage on ``target`` over HTTP or HTTPS (the test CA)."""
+    server = target.server
+    settings = Settings(
+        bucket=target.name,
+        endpoint_url=server.https_endpoint if https else server.endpoint,
+        ca_bundle=str(server.ca_file) if https else None,
+        region=REGION,
+    )
+    return dataclasses.replace(settings, **changes)
 
 
 def admin_client(server: SeaweedServer, https: bool = False) -> Any:

@@ -22,7 +22,7 @@ from cloudcollect.config import Settings
 from cloudcollect.errors import ConfigError, FatalStorageError, StorageError
 from cloudcollect.storage.base import MD5_METADATA, DeleteFailure
 from cloudcollect.storage.s3 import S3Storage, parse_listing, request_params, translate_error
-from tests.conftest import Bucket
+from tests.conftest import Bucket, s3_settings
 from tests.support.faultproxy import (
     Fault,
     FaultProxy,
@@ -43,20 +43,9 @@ def md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def settings_for(target: Bucket, *, https: bool = False, **changes: Any) -> Settings:
-    server = target.server
-    settings = Settings(
-        bucket=target.name,
-        endpoint_url=server.https_endpoint if https else server.endpoint,
-        ca_bundle=str(server.ca_file) if https else None,
-        region=REGION,
-    )
-    return dataclasses.replace(settings, **changes)
-
-
 @pytest.fixture
 def storage(bucket: Bucket) -> Iterator[S3Storage]:
-    opened = S3Storage.from_settings(settings_for(bucket))
+    opened = S3Storage.from_settings(s3_settings(bucket))
     yield opened
     opened.close()
 
@@ -146,7 +135,7 @@ def test_check_passes_for_an_existing_bucket(storage: S3Storage) -> None:
 @pytest.mark.seaweedfs
 def test_missing_bucket_is_fatal_and_never_created(bucket: Bucket) -> None:
     missing = bucket.name + "-missing"
-    storage = S3Storage.from_settings(settings_for(bucket, bucket=missing))
+    storage = S3Storage.from_settings(s3_settings(bucket, bucket=missing))
     with pytest.raises(FatalStorageError) as raised:
         storage.check()
     storage.close()
@@ -166,7 +155,7 @@ def test_bad_secret_is_fatal_and_never_printed(
 ) -> None:
     wrong = "wrong-secret-do-not-print-Zq8x"
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", wrong)
-    storage = S3Storage.from_settings(settings_for(bucket, https=https))
+    storage = S3Storage.from_settings(s3_settings(bucket, https=https))
     errors: list[FatalStorageError] = []
     with pytest.raises(FatalStorageError) as raised:
         storage.check()
@@ -220,7 +209,7 @@ def test_unreachable_endpoint_is_transient(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize("https", [False, True])
 def test_request_shape_content_md5_and_no_checksum_trailers(bucket: Bucket, https: bool) -> None:
     storage = S3Storage.from_settings(
-        settings_for(bucket, https=https, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+        s3_settings(bucket, https=https, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
     )
     recorded = RecordedRequests(storage)
     small, big = b"small body", bytes(range(256)) * (5 * MIB // 256 + 100)
@@ -245,7 +234,7 @@ def test_request_shape_content_md5_and_no_checksum_trailers(bucket: Bucket, http
 
 @pytest.mark.seaweedfs
 def test_https_object_has_exactly_the_content_encoding_set(bucket: Bucket) -> None:
-    storage = S3Storage.from_settings(settings_for(bucket, https=True))
+    storage = S3Storage.from_settings(s3_settings(bucket, https=True))
     plain, gzipped = b"plain text", b"\x1f\x8bnot really gzip"
     storage.put("static/plain.txt", io.BytesIO(plain), len(plain), md5(plain), HEADERS)
     storage.put(
@@ -265,7 +254,7 @@ def test_https_object_has_exactly_the_content_encoding_set(bucket: Bucket) -> No
 
 @pytest.mark.seaweedfs
 def test_acl_header_only_when_configured(bucket: Bucket) -> None:
-    storage = S3Storage.from_settings(settings_for(bucket, acl="private"))
+    storage = S3Storage.from_settings(s3_settings(bucket, acl="private"))
     recorded = RecordedRequests(storage)
     storage.put("static/a.txt", io.BytesIO(b"a"), 1, md5(b"a"), HEADERS)
     storage.close()
@@ -420,8 +409,8 @@ def test_fast_listing_equals_paginator_listing_across_pages(bucket: Bucket) -> N
     odd = ["a b", "a+b", "100%", "100%25", "x#y", "q?", "caf\u00e9", "cafe\u0301", "日本"]
     keys = [f"static/{n:05d}-{odd[n % len(odd)]}.css" for n in range(1234)]
     _fill(bucket, keys + ["static2/not-me.css"])
-    fast = S3Storage.from_settings(settings_for(bucket))
-    slow = S3Storage.from_settings(settings_for(bucket))
+    fast = S3Storage.from_settings(s3_settings(bucket))
+    slow = S3Storage.from_settings(s3_settings(bucket))
     slow.fast_list = False
 
     fast_listing = sorted(fast.list("static/"), key=lambda o: o.key)
@@ -439,7 +428,7 @@ def test_fast_listing_equals_paginator_listing_across_pages(bucket: Bucket) -> N
 def test_listing_falls_back_when_raw_body_is_unavailable(bucket: Bucket) -> None:
     keys = [f"static/{n}+x.css" for n in range(1005)]
     _fill(bucket, keys)
-    storage = S3Storage.from_settings(settings_for(bucket))
+    storage = S3Storage.from_settings(s3_settings(bucket))
     storage.client.meta.events.unregister(
         "before-parse.s3.ListObjectsV2", unique_id="cloudcollect-raw"
     )
@@ -453,7 +442,7 @@ def test_listing_falls_back_when_raw_body_is_unavailable(bucket: Bucket) -> None
 @pytest.mark.seaweedfs
 def test_listing_a_missing_bucket_is_fatal(bucket: Bucket) -> None:
     for fast in (True, False):
-        storage = S3Storage.from_settings(settings_for(bucket, bucket=bucket.name + "-nope"))
+        storage = S3Storage.from_settings(s3_settings(bucket, bucket=bucket.name + "-nope"))
         storage.fast_list = fast
         with pytest.raises(FatalStorageError) as raised:
             list(storage.list("static/"))
@@ -526,7 +515,7 @@ class FailingReader(io.BytesIO):
 @pytest.mark.seaweedfs
 def test_failed_multipart_is_aborted(bucket: Bucket) -> None:
     storage = S3Storage.from_settings(
-        settings_for(bucket, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+        s3_settings(bucket, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
     )
     data = b"z" * (11 * MIB)
     with pytest.raises(OSError):
@@ -657,7 +646,7 @@ def test_expires_header_is_accepted_by_botocore() -> None:
 
 
 def via_proxy(bucket: Bucket, proxy: FaultProxy, **changes: Any) -> S3Storage:
-    return S3Storage.from_settings(settings_for(bucket, endpoint_url=proxy.url, **changes))
+    return S3Storage.from_settings(s3_settings(bucket, endpoint_url=proxy.url, **changes))
 
 
 @pytest.mark.seaweedfs

@@ -7,7 +7,6 @@ dict, the file on disk, a GET with a separate admin client), so a backend that l
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import random
@@ -20,11 +19,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from cloudcollect.config import Settings
 from cloudcollect.errors import StorageError
 from cloudcollect.storage import MemoryStorage, RemoteObject, Storage
 from cloudcollect.storage.filesystem import FilesystemStorage
-from tests.support.seaweed import REGION
+from tests.conftest import s3_settings
 
 MIB = 1024 * 1024
 HEADERS = {"Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=60"}
@@ -118,15 +116,7 @@ def _build(request: pytest.FixtureRequest, tmp_path: Path, overrides: dict[str, 
     from cloudcollect.storage.s3 import S3Storage
 
     bucket = request.getfixturevalue("bucket")
-    https = name == "s3-https"
-    server = bucket.server
-    settings = Settings(
-        bucket=bucket.name,
-        endpoint_url=server.https_endpoint if https else server.endpoint,
-        ca_bundle=str(server.ca_file) if https else None,
-        region=REGION,
-    )
-    storage = S3Storage.from_settings(dataclasses.replace(settings, **overrides))
+    storage = S3Storage.from_settings(s3_settings(bucket, https=name == "s3-https", **overrides))
 
     def in_bucket(key: str) -> bytes | None:
         try:
