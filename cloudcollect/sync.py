@@ -62,6 +62,7 @@ def run_parallel(
                 try:
                     results.put((True, work(item)))
                 except BaseException as error:  # noqa: BLE001 - handed to the caller
+                    stop.set()  # at once: the other threads must not start another item
                     results.put((False, error))
                     return
         finally:
