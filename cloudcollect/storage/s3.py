@@ -38,9 +38,9 @@ import io
 import threading
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar, cast
 from urllib.parse import unquote_plus
 
 import botocore.exceptions as bce
@@ -93,6 +93,7 @@ FATAL_CODES = frozenset(
 )
 #: What a DeleteObjects answer means when the store cannot do multi-object delete.
 _NO_MULTI_DELETE = frozenset({"MissingContentMD5", "NotImplemented", "InvalidRequest"})
+T = TypeVar("T")
 _MISSING_KEY = frozenset({"NoSuchKey", "404"})
 
 #: HTTP header (Title-Case, as headers.py produces) -> PutObject/CreateMultipartUpload param.
@@ -400,14 +401,20 @@ class S3Storage:
         return None if response is None else self._remote_from_head(key, response)
 
     def _head_object(self, key: str) -> Mapping[str, Any] | None:
+        def head() -> Mapping[str, Any]:
+            return self.client.head_object(Bucket=self.bucket, Key=key)
+
+        return self._unless_missing("HeadObject", key, head)
+
+    def _unless_missing(self, operation: str, key: str, call: Callable[[], T]) -> T | None:
+        """``call()``, or ``None`` when ``key`` does not exist; other errors translated."""
         try:
-            response: Mapping[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
+            return call()
         except BOTO_ERRORS as error:
-            failure = self._error(error, "HeadObject", key)
+            failure = self._error(error, operation, key)
             if failure.code in _MISSING_KEY:
                 return None
             raise failure from None
-        return response
 
     def _remote_from_head(self, key: str, response: Mapping[str, Any]) -> RemoteObject:
         etag = response.get("ETag")
@@ -426,15 +433,12 @@ class S3Storage:
 
     def get(self, key: str) -> bytes | None:
         """GetObject, whole body in memory (small objects only); ``None`` when missing."""
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=key)
-            body: bytes = response["Body"].read()
-        except BOTO_ERRORS as error:
-            failure = self._error(error, "GetObject", key)
-            if failure.code in _MISSING_KEY:
-                return None
-            raise failure from None
-        return body
+
+        def read() -> bytes:
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return body
+
+        return self._unless_missing("GetObject", key, read)
 
     def put(
         self, key: str, file: BinaryIO, size: int, md5: str, headers: Mapping[str, str]
