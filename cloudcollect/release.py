@@ -21,8 +21,6 @@ release (nothing is written but the local file, when it differs).
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import shutil
 import tempfile
@@ -49,7 +47,7 @@ from .fingerprint import (
 from .plan import Action, LocalAsset, Plan, Step
 from .remote import LIST_DENIED
 from .report import FAILED, UPLOADED, Outcome, Report
-from .storage.base import RemoteObject, Storage
+from .storage.base import RemoteObject, Storage, put_bytes
 
 
 class Release:
@@ -170,8 +168,7 @@ class Release:
             )
 
     def _put(self, key: str, data: bytes) -> None:
-        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        etag = self.storage.put(key, io.BytesIO(data), len(data), md5, MANIFEST_HEADERS)
+        etag = put_bytes(self.storage, key, data, MANIFEST_HEADERS)
         self.report.add(Outcome(key, "upload", UPLOADED, "manifest", len(data), etag=etag))
 
 

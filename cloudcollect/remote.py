@@ -8,8 +8,6 @@ deleted.
 
 from __future__ import annotations
 
-import hashlib
-import io
 from dataclasses import dataclass
 
 from .config import Settings
@@ -17,7 +15,7 @@ from .errors import FatalStorageError, StorageError
 from .plan import LocalAsset, needs_head
 from .report import UNCHANGED, UPLOADED, Report
 from .state import Recorded, decode, encode, headers_digest, merge, state_key
-from .storage.base import RemoteObject, Storage
+from .storage.base import RemoteObject, Storage, put_bytes
 from .sync import run_parallel
 
 STATE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
@@ -74,14 +72,7 @@ def save_state(
             etag = listed.etag if listed is not None else None
         entries[outcome.key] = Recorded(etag, asset.md5, headers_digest(asset.headers))
     if entries != remote.recorded:
-        data = encode(entries)
-        storage.put(
-            state_key(settings.prefix),
-            io.BytesIO(data),
-            len(data),
-            hashlib.md5(data, usedforsecurity=False).hexdigest(),
-            STATE_HEADERS,
-        )
+        put_bytes(storage, state_key(settings.prefix), encode(entries), STATE_HEADERS)
 
 
 def resolve_unknown(

@@ -7,6 +7,8 @@ same checks against every backend.
 from __future__ import annotations
 
 import builtins
+import hashlib
+import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -102,3 +104,10 @@ class Storage(Protocol):
 
     def close(self) -> None:
         """Release connections and other resources. Safe to call twice."""
+
+
+def put_bytes(storage: Storage, key: str, data: bytes, headers: Mapping[str, str]) -> str | None:
+    """Store the small in-memory object ``data`` (cloudcollect's state, a manifest) under
+    ``key`` through ``storage.put``; return its ETag."""
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    return storage.put(key, io.BytesIO(data), len(data), md5, headers)
