@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import ssl
 import threading
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -53,6 +54,7 @@ from ..config import Settings, require
 from ..errors import ConfigError, FatalStorageError, StorageError
 from ..hashing import hex_to_base64, part_size_for, plain_md5_from_etag
 from .base import MD5_METADATA, DeleteFailure, RemoteObject
+from .s3put import Credentials, LeanPut, PutFailed, PutTarget
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
@@ -95,6 +97,7 @@ FATAL_CODES = frozenset(
 _NO_MULTI_DELETE = frozenset({"MissingContentMD5", "NotImplemented", "InvalidRequest"})
 T = TypeVar("T")
 _MISSING_KEY = frozenset({"NoSuchKey", "404"})
+_TLS_HINT = "set CLOUDCOLLECT_CA_BUNDLE for a private CA"
 
 #: HTTP header (Title-Case, as headers.py produces) -> PutObject/CreateMultipartUpload param.
 HEADER_PARAMS: Mapping[str, str] = {
@@ -151,15 +154,11 @@ def translate_error(
     if isinstance(error, bce.ClientError):
         response: Mapping[str, Any] = error.response
         code = str(response.get("Error", {}).get("Code") or "Unknown")
-        text = str(response.get("Error", {}).get("Message") or "").strip()
+        text = str(response.get("Error", {}).get("Message") or "")
         meta = response.get("ResponseMetadata", {})
         request_id = meta.get("RequestId") or meta.get("HTTPHeaders", {}).get("x-amz-request-id")
         retries = int(meta.get("RetryAttempts", 0))
-        message = f"{where}: {code}" + (f" ({text})" if text else "")
-        if request_id:
-            message += f" [request id {request_id}]"
-        kind = FatalStorageError if code in FATAL_CODES else StorageError
-        return kind(message, key=key, code=code, request_id=request_id, retries=retries)
+        return service_error(where, key, code, text, request_id, retries)
     if isinstance(error, (bce.NoCredentialsError, bce.PartialCredentialsError)):
         message = f"{where}: no usable AWS credentials ({type(error).__name__})"
         return FatalStorageError(message, key=key, code=type(error).__name__)
@@ -167,13 +166,108 @@ def translate_error(
         message = f"{where}: credentials could not be loaded ({type(error).__name__})"
         return FatalStorageError(message, key=key, code=type(error).__name__)
     if isinstance(error, bce.SSLError):
-        message = f"{where}: TLS failure ({error}); set CLOUDCOLLECT_CA_BUNDLE for a private CA"
+        message = f"{where}: TLS failure ({error}); {_TLS_HINT}"
         return FatalStorageError(message, key=key, code="SSLError", retries=attempts - 1)
     if isinstance(error, (bce.ConnectionError, bce.HTTPClientError)):
         code = "Timeout" if isinstance(error, bce.ReadTimeoutError) else "ConnectionError"
         message = f"{where}: {code} ({error})"
         return StorageError(message, key=key, code=code, retries=attempts - 1)
     return StorageError(f"{where}: {type(error).__name__} ({error})", key=key, code="Error")
+
+
+def service_error(
+    where: str, key: str | None, code: str, text: str, request_id: str | None, retries: int
+) -> StorageError:
+    """The StorageError (FatalStorageError for :data:`FATAL_CODES`) for an error answer."""
+    text = text.strip()
+    message = f"{where}: {code}" + (f" ({text})" if text else "")
+    if request_id:
+        message += f" [request id {request_id}]"
+    kind = FatalStorageError if code in FATAL_CODES else StorageError
+    return kind(message, key=key, code=code, request_id=request_id, retries=retries)
+
+
+def _lean_factory(
+    client: S3Client, settings: Settings
+) -> Callable[[PutTarget], LeanPut | None] | None:
+    """What builds the lean PutObject path (see ``s3put``) once its target is known, or
+    None where it cannot be used: no credentials, checksums asked for, or a botocore
+    without the parts it is built from (credentials, CA bundle, proxy settings)."""
+    if settings.checksum_policy == "when_supported":
+        return None
+    try:
+        source = client._request_signer._credentials  # type: ignore[attr-defined]
+        http_session = client._endpoint.http_session  # type: ignore[attr-defined]
+        verify = http_session._verify
+        proxy_for = http_session._proxy_config.proxy_url_for
+    except AttributeError:
+        return None
+    if source is None or verify is False:
+        return None
+
+    def credentials() -> Credentials:
+        frozen = source.get_frozen_credentials()
+        return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+    def build(target: PutTarget) -> LeanPut | None:
+        if proxy_for(target.url("")):
+            return None
+        tls: ssl.SSLContext | None = None
+        if target.scheme == "https":
+            tls = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+        return LeanPut(target, credentials, max_attempts=settings.max_attempts, tls=tls)
+
+    return build
+
+
+def _lean_error(key: str, failed: PutFailed) -> StorageError:
+    """The StorageError botocore's path would give for the same failure."""
+    where = f"PutObject {key!r}"
+    if failed.code == "SSLError":
+        message = f"{where}: TLS failure ({failed.message}); {_TLS_HINT}"
+        return FatalStorageError(message, key=key, code="SSLError", retries=failed.retries)
+    if failed.code in ("ConnectionError", "Timeout", "SourceChanged"):
+        message = f"{where}: {failed.code} ({failed.message})"
+        return StorageError(message, key=key, code=failed.code, retries=failed.retries)
+    return service_error(where, key, failed.code, failed.message, failed.request_id, failed.retries)
+
+
+def _lean_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
+    """PutObject headers as sent on the wire, or None when botocore must send them: an
+    Expires date (botocore reformats it) or a value that is not ASCII."""
+    wire: dict[str, str] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        if lower == "expires" or not value.isascii():
+            return None
+        wire[lower] = value
+    return wire
+
+
+#: Modules whose event handlers leave a PutObject as botocore would send it.
+_PLAIN_HANDLER_MODULES = ("botocore.", "cloudcollect.")
+_PUT_EVENTS = (
+    "before-parameter-build.s3.PutObject",
+    "before-call.s3.PutObject",
+    "before-send.s3.PutObject",
+)
+
+
+def _hooked(client: S3Client) -> bool:
+    """Whether something outside botocore hooks PutObject (a Stubber, moto, a test's
+    recorder): such calls must go through botocore."""
+    try:
+        lookup = client.meta.events._emitter._handlers.prefix_search  # type: ignore[attr-defined]
+        handlers = [handler for event in _PUT_EVENTS for handler in lookup(event)]
+    except AttributeError:
+        return True
+    for handler in handlers:
+        module = getattr(handler, "__module__", None) or ""
+        if getattr(handler, "enabled", True) is False:
+            continue  # an installed but inactive mock (moto outside mock_aws)
+        if module == "botocore.stub" or not module.startswith(_PLAIN_HANDLER_MODULES):
+            return True
+    return False
 
 
 def _client_config(settings: Settings) -> Config:
@@ -223,6 +317,13 @@ class S3Storage:
         self._lock = threading.Lock()
         self._raw_listing = threading.local()
         self._put_retries = threading.local()
+        # The lean PutObject path starts once botocore has sent one PutObject: its URL and
+        # signature scope are the template (see _learn_put_target).
+        self._lean: LeanPut | None = None
+        self._lean_factory: Callable[[PutTarget], LeanPut | None] | None = _lean_factory(
+            client, settings
+        )
+        self._learning = threading.local()
         events = client.meta.events
         events.register("before-call.s3", self._count, unique_id="cloudcollect-count")
         events.register(
@@ -231,6 +332,10 @@ class S3Storage:
         events.register(
             "before-sign.s3.DeleteObjects", _add_delete_content_md5, unique_id="cloudcollect-md5"
         )
+        if self._lean_factory is not None:
+            events.register(
+                "before-send.s3.PutObject", self._learn_put_target, unique_id="cloudcollect-lean"
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
@@ -279,6 +384,27 @@ class S3Storage:
         if getattr(self._raw_listing, "active", False) and response_dict["status_code"] == 200:
             customized_response_dict[_RAW_BODY] = response_dict["body"]
             response_dict["body"] = b"<ListBucketResult></ListBucketResult>"
+
+    @property
+    def lean_put_active(self) -> bool:
+        """Whether single PutObjects now take the lean path (``s3put``): from the first
+        PutObject botocore sent, unless the endpoint or settings rule it out."""
+        return self._lean is not None
+
+    def _learn_put_target(self, request: Any, **_: Any) -> None:
+        """From a PutObject botocore is sending for ``self._learning.key``: the lean path's
+        URL template and signing region (``None`` answer: botocore sends the request)."""
+        key = getattr(self._learning, "key", None)
+        if key is None or self._lean is not None or self._lean_factory is None:
+            return
+        authorization = request.headers.get("Authorization")
+        if isinstance(authorization, bytes):
+            authorization = authorization.decode("latin-1")
+        target = PutTarget.from_request(request.url, authorization, key)
+        lean = self._lean_factory(target) if target is not None else None
+        with self._lock:
+            self._lean_factory = None  # one try: a target that cannot be used stays unused
+            self._lean = lean
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -454,7 +580,12 @@ class S3Storage:
         params["Metadata"] = {**params.get("Metadata", {}), MD5_METADATA: md5}
         if self.settings.acl:
             params["ACL"] = self.settings.acl
+        if size <= self.settings.multipart_threshold and self._lean is not None:
+            wire = _lean_headers(headers)
+            if wire is not None and not _hooked(self.client):
+                return self._put_lean(self._lean, key, file, size, md5, wire)
         if size <= self.settings.multipart_threshold:
+            self._learning.key = key
             try:
                 answer = self.client.put_object(
                     Bucket=self.bucket,
@@ -466,9 +597,28 @@ class S3Storage:
                 )
             except BOTO_ERRORS as error:
                 raise self._error(error, "PutObject", key) from None
+            finally:
+                self._learning.key = None
             self._add_retries(answer)
             return answer.get("ETag")
         return self._put_multipart(key, file, size, md5, params)
+
+    def _put_lean(
+        self, lean: LeanPut, key: str, file: BinaryIO, size: int, md5: str, wire: dict[str, str]
+    ) -> str | None:
+        """The same PutObject as botocore's (see ``s3put``), sent by the lean path."""
+        wire["content-md5"] = hex_to_base64(md5)
+        wire[_META_PREFIX + MD5_METADATA] = md5
+        if self.settings.acl:
+            wire["x-amz-acl"] = self.settings.acl
+        with self._lock:
+            self.operations["PutObject"] += 1
+        try:
+            etag, retries = lean.put(key, file, size, wire)
+        except PutFailed as failed:
+            raise _lean_error(key, failed) from None
+        self._put_retries.count = retries
+        return etag
 
     def _put_multipart(
         self, key: str, file: BinaryIO, size: int, md5: str, params: dict[str, Any]
@@ -602,6 +752,8 @@ class S3Storage:
 
     def close(self) -> None:
         """Close the client's connections; safe to call twice."""
+        if self._lean is not None:
+            self._lean.close()
         self.client.close()
 
 

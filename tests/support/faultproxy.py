@@ -94,6 +94,7 @@ _LOGGED_HEADERS = frozenset(
         "content-type",
         "expect",
         "transfer-encoding",
+        "user-agent",
         "x-amz-acl",
         "x-amz-content-sha256",
         "x-amz-copy-source",
