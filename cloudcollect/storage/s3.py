@@ -395,16 +395,17 @@ class S3Storage:
         """From a PutObject botocore is sending for ``self._learning.key``: the lean path's
         URL template and signing region (``None`` answer: botocore sends the request)."""
         key = getattr(self._learning, "key", None)
-        if key is None or self._lean is not None or self._lean_factory is None:
+        if key is None:
+            return
+        with self._lock:  # one thread learns; the others keep using botocore meanwhile
+            factory, self._lean_factory = self._lean_factory, None
+        if factory is None:
             return
         authorization = request.headers.get("Authorization")
         if isinstance(authorization, bytes):
             authorization = authorization.decode("latin-1")
         target = PutTarget.from_request(request.url, authorization, key)
-        lean = self._lean_factory(target) if target is not None else None
-        with self._lock:
-            self._lean_factory = None  # one try: a target that cannot be used stays unused
-            self._lean = lean
+        self._lean = factory(target) if target is not None else None  # one try only
 
     # -- errors ---------------------------------------------------------------------------
 
