@@ -1,5 +1,10 @@
-"""S3-compatible object storage through boto3: the only module that imports boto3/botocore
+"""S3-compatible object storage through botocore: the only module that imports botocore
 (with one exception: ``storage/cloudfront.py``, loaded only for CDN invalidation).
+
+Single PutObjects, HeadBucket, ListObjectsV2 and GetObject take the lean path
+(``s3lean``) where it applies; the botocore client itself is built only when first needed
+if ``s3direct`` could resolve the endpoint and credentials alone (a re-run that uploads
+nothing then never imports more of botocore than its exceptions).
 
 Client defaults that make S3-compatible stores (SeaweedFS, MinIO, R2, Ceph, GCS) work:
 
@@ -35,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import ssl
 import threading
 import xml.etree.ElementTree as ET
@@ -45,8 +51,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar, cast
 from urllib.parse import unquote_plus
 
 import botocore.exceptions as bce
-import botocore.session
-from botocore.config import Config
 
 from .. import providers
 from ..baseurl import derive_base_url, object_url
@@ -54,9 +58,11 @@ from ..config import Settings, require
 from ..errors import ConfigError, FatalStorageError, StorageError
 from ..hashing import hex_to_base64, part_size_for, plain_md5_from_etag
 from .base import MD5_METADATA, DeleteFailure, RemoteObject
-from .s3put import Credentials, LeanPut, PutFailed, PutTarget
+from .s3direct import DirectSetup, direct_setup, tls_context
+from .s3lean import Credentials, LeanS3, RequestFailed, Target
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, PaginatorConfigTypeDef
 
@@ -187,10 +193,8 @@ def service_error(
     return kind(message, key=key, code=code, request_id=request_id, retries=retries)
 
 
-def _lean_factory(
-    client: S3Client, settings: Settings
-) -> Callable[[PutTarget], LeanPut | None] | None:
-    """What builds the lean PutObject path (see ``s3put``) once its target is known, or
+def _lean_factory(client: S3Client, settings: Settings) -> Callable[[Target], LeanS3 | None] | None:
+    """What builds the lean PutObject path (see ``s3lean``) once its target is known, or
     None where it cannot be used: no credentials, checksums asked for, or a botocore
     without the parts it is built from (credentials, CA bundle, proxy settings)."""
     if settings.checksum_policy == "when_supported":
@@ -209,20 +213,20 @@ def _lean_factory(
         frozen = source.get_frozen_credentials()
         return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
-    def build(target: PutTarget) -> LeanPut | None:
+    def build(target: Target) -> LeanS3 | None:
         if proxy_for(target.url("")):
             return None
         tls: ssl.SSLContext | None = None
         if target.scheme == "https":
-            tls = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-        return LeanPut(target, credentials, max_attempts=settings.max_attempts, tls=tls)
+            tls = tls_context(verify) if isinstance(verify, str) else ssl.create_default_context()
+        return LeanS3(target, credentials, max_attempts=settings.max_attempts, tls=tls)
 
     return build
 
 
-def _lean_error(key: str, failed: PutFailed) -> StorageError:
+def _lean_error(operation: str, key: str | None, failed: RequestFailed) -> StorageError:
     """The StorageError botocore's path would give for the same failure."""
-    where = f"PutObject {key!r}"
+    where = f"{operation} {key!r}" if key is not None else operation
     if failed.code == "SSLError":
         message = f"{where}: TLS failure ({failed.message}); {_TLS_HINT}"
         return FatalStorageError(message, key=key, code="SSLError", retries=failed.retries)
@@ -244,21 +248,19 @@ def _lean_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
     return wire
 
 
-#: Modules whose event handlers leave a PutObject as botocore would send it.
+#: Modules whose event handlers leave a request as botocore would send it.
 _PLAIN_HANDLER_MODULES = ("botocore.", "cloudcollect.")
-_PUT_EVENTS = (
-    "before-parameter-build.s3.PutObject",
-    "before-call.s3.PutObject",
-    "before-send.s3.PutObject",
-)
+_HOOK_EVENTS = ("before-parameter-build", "before-call", "before-send")
 
 
-def _hooked(client: S3Client) -> bool:
-    """Whether something outside botocore hooks PutObject (a Stubber, moto, a test's
-    recorder): such calls must go through botocore."""
+def _hooked(client: S3Client | None, operation: str) -> bool:
+    """Whether something outside botocore hooks ``operation`` (a Stubber, moto, a test's
+    recorder) on ``client``: such calls must go through botocore."""
+    if client is None:
+        return False
     try:
         lookup = client.meta.events._emitter._handlers.prefix_search  # type: ignore[attr-defined]
-        handlers = [handler for event in _PUT_EVENTS for handler in lookup(event)]
+        handlers = [h for event in _HOOK_EVENTS for h in lookup(f"{event}.s3.{operation}")]
     except AttributeError:
         return True
     for handler in handlers:
@@ -271,6 +273,8 @@ def _hooked(client: S3Client) -> bool:
 
 
 def _client_config(settings: Settings) -> Config:
+    from botocore.config import Config
+
     style = settings.addressing_style
     if style == "auto" and settings.endpoint_url:
         style = "path"
@@ -289,6 +293,30 @@ def _client_config(settings: Settings) -> Config:
     )
 
 
+def _make_client(settings: Settings) -> S3Client:
+    """botocore's client for ``settings``; ConfigError for an unknown profile or a bad
+    endpoint URL."""
+    import botocore.session
+
+    try:
+        # botocore's own session: the same credential chain as boto3's, without
+        # importing s3transfer and boto3's resource layer (about 0.1 s per run).
+        session = botocore.session.Session(profile=settings.profile)
+        client: S3Client = session.create_client(  # type: ignore[assignment]
+            "s3",
+            endpoint_url=settings.endpoint_url,
+            region_name=settings.region,
+            verify=settings.ca_bundle if settings.ca_bundle else None,
+            config=_client_config(settings),
+        )
+    except bce.ProfileNotFound as error:
+        raise ConfigError(f"CLOUDCOLLECT_PROFILE: {error}", key="CLOUDCOLLECT_PROFILE") from None
+    except ValueError as error:  # bad endpoint URL
+        message = f"CLOUDCOLLECT_ENDPOINT_URL: {error}"
+        raise ConfigError(message, key="CLOUDCOLLECT_ENDPOINT_URL") from None
+    return client
+
+
 def _add_delete_content_md5(request: Any, **_: Any) -> None:
     """Give DeleteObjects a Content-MD5 (botocore >= 1.36 sends only a CRC32, which older
     MinIO, PowerScale and others refuse with MissingContentMD5)."""
@@ -303,27 +331,65 @@ class S3Storage:
 
     Build it with :meth:`from_settings`. ``operations`` counts the API calls made (by
     operation name, e.g. ``operations["PutObject"]``), retries not included. ``fast_list``
-    selects the listing path (see :meth:`list`).
+    selects the listing path (see :meth:`list`). With ``direct`` (see ``s3direct``) and no
+    ``client``, reads and single PUTs take the lean path from the first request and the
+    botocore client is built on first use of :attr:`client`.
     """
 
     stores_headers = True
 
-    def __init__(self, settings: Settings, client: S3Client, *, fast_list: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: S3Client | None = None,
+        *,
+        fast_list: bool = True,
+        direct: DirectSetup | None = None,
+    ) -> None:
         self.settings = settings
         self.bucket: str = require(settings, "bucket")
-        self.client = client
         self.fast_list = fast_list
         self.operations: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._raw_listing = threading.local()
         self._put_retries = threading.local()
-        # The lean PutObject path starts once botocore has sent one PutObject: its URL and
-        # signature scope are the template (see _learn_put_target).
-        self._lean: LeanPut | None = None
-        self._lean_factory: Callable[[PutTarget], LeanPut | None] | None = _lean_factory(
-            client, settings
-        )
         self._learning = threading.local()
+        self._client: S3Client | None = None
+        self._lean: LeanS3 | None = None
+        self._lean_factory: Callable[[Target], LeanS3 | None] | None = None
+        self._lean_reads = direct is not None and client is None
+        if direct is not None and client is None:
+            credentials = direct.credentials
+            self._lean = LeanS3(
+                direct.target,
+                lambda: credentials,
+                max_attempts=settings.max_attempts,
+                tls=direct.tls,
+            )
+        if client is not None:
+            self._adopt(client)
+
+    @property
+    def client(self) -> S3Client:
+        """The botocore client, built on first use when the storage started without one."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                client = self._client
+                if client is None:
+                    client = _make_client(self.settings)
+                    self._client = client
+                    self._register(client)
+        return client
+
+    def _adopt(self, client: S3Client) -> None:
+        self._client = client
+        # Without a direct setup, the lean PutObject path starts once botocore has sent one
+        # PutObject: its URL and signature scope are the template (see _learn_put_target).
+        self._lean_factory = _lean_factory(client, self.settings)
+        self._register(client)
+
+    def _register(self, client: S3Client) -> None:
         events = client.meta.events
         events.register("before-call.s3", self._count, unique_id="cloudcollect-count")
         events.register(
@@ -339,7 +405,9 @@ class S3Storage:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
-        """Build the client; ConfigError for a missing bucket, profile or bad header rule.
+        """The storage for ``settings``; ConfigError for a missing bucket, profile or bad
+        header rule. The botocore client is built now unless ``s3direct`` resolves the
+        endpoint and credentials without it.
 
         The provider preset (``cloudcollect.providers``) fills the settings left unset.
         """
@@ -347,31 +415,36 @@ class S3Storage:
         require(settings, "bucket")
         for _glob, rule in settings.headers:
             request_params({name: value for name, value in rule.items() if value})
-        try:
-            # botocore's own session: the same credential chain as boto3's, without
-            # importing s3transfer and boto3's resource layer (about 0.1 s per run).
-            session = botocore.session.Session(profile=settings.profile)
-            client: S3Client = session.create_client(  # type: ignore[assignment]
-                "s3",
-                endpoint_url=settings.endpoint_url,
-                region_name=settings.region,
-                verify=settings.ca_bundle if settings.ca_bundle else None,
-                config=_client_config(settings),
-            )
-        except bce.ProfileNotFound as error:
-            raise ConfigError(
-                f"CLOUDCOLLECT_PROFILE: {error}", key="CLOUDCOLLECT_PROFILE"
-            ) from None
-        except ValueError as error:  # bad endpoint URL
-            message = f"CLOUDCOLLECT_ENDPOINT_URL: {error}"
-            raise ConfigError(message, key="CLOUDCOLLECT_ENDPOINT_URL") from None
-        return cls(settings, client)
+        direct = direct_setup(settings, os.environ)
+        if direct is not None:
+            return cls(settings, direct=direct)
+        return cls(settings, _make_client(settings))
 
     # -- event handlers -------------------------------------------------------------------
 
     def _count(self, model: Any, **_: Any) -> None:
         with self._lock:
             self.operations[model.name] += 1
+
+    def _reader(self, operation: str) -> LeanS3 | None:
+        """The lean path for a read, unless reads go through botocore or it is hooked."""
+        if not self._lean_reads or _hooked(self._client, operation):
+            return None
+        return self._lean
+
+    def _lean_request(
+        self, operation: str, key: str | None, path: str, query: dict[str, str] | None = None
+    ) -> bytes:
+        """A lean GET (HEAD for HeadBucket), counted; errors as :func:`_lean_error`."""
+        assert self._lean is not None
+        with self._lock:
+            self.operations[operation] += 1
+        method = "HEAD" if operation == "HeadBucket" else "GET"
+        object_body = operation == "GetObject"
+        try:
+            return self._lean.request(method, path, query, object_body=object_body).body
+        except RequestFailed as failed:
+            raise _lean_error(operation, key, failed) from None
 
     def _keep_raw_body(
         self, response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
@@ -387,7 +460,7 @@ class S3Storage:
 
     @property
     def lean_put_active(self) -> bool:
-        """Whether single PutObjects now take the lean path (``s3put``): from the first
+        """Whether single PutObjects now take the lean path (``s3lean``): from the first
         PutObject botocore sent, unless the endpoint or settings rule it out."""
         return self._lean is not None
 
@@ -404,7 +477,7 @@ class S3Storage:
         authorization = request.headers.get("Authorization")
         if isinstance(authorization, bytes):
             authorization = authorization.decode("latin-1")
-        target = PutTarget.from_request(request.url, authorization, key)
+        target = Target.from_request(request.url, authorization, key)
         self._lean = factory(target) if target is not None else None  # one try only
 
     # -- errors ---------------------------------------------------------------------------
@@ -422,9 +495,11 @@ class S3Storage:
         """HeadBucket. FatalStorageError when the bucket is missing, the credentials are
         rejected or access is denied; StorageError when the endpoint cannot be reached."""
         try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except BOTO_ERRORS as error:
-            failure = self._error(error, "HeadBucket")
+            if (lean := self._reader("HeadBucket")) is not None:
+                self._lean_request("HeadBucket", None, lean.target.bucket_path())
+            else:
+                self._head_bucket()
+        except StorageError as failure:
             if failure.code in ("404", "NoSuchBucket"):
                 message = f"bucket {self.bucket!r} not found at {self._where()}"
                 raise FatalStorageError(
@@ -440,7 +515,13 @@ class S3Storage:
                 raise FatalStorageError(
                     message, code=failure.code, request_id=failure.request_id
                 ) from None
-            raise failure from None
+            raise
+
+    def _head_bucket(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except BOTO_ERRORS as error:
+            raise self._error(error, "HeadBucket") from None
 
     def list(self, prefix: str) -> Iterator[RemoteObject]:
         """ListObjectsV2 under ``prefix``, paginated.
@@ -467,18 +548,8 @@ class S3Storage:
     def _fast_pages(self, prefix: str) -> Iterator[tuple[_Objects, str | None]]:
         token: str | None = None
         while True:
-            params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
-            if token:
-                params["ContinuationToken"] = token
-            self._raw_listing.active = True
-            try:
-                response: Mapping[str, Any] = self.client.list_objects_v2(**params)
-            except BOTO_ERRORS as error:
-                raise self._error(error, "ListObjectsV2", prefix) from None
-            finally:
-                self._raw_listing.active = False
-            raw = response.get(_RAW_BODY)
-            if not isinstance(raw, bytes):
+            raw = self._raw_page(prefix, token)
+            if raw is None:
                 raise _FastPathUnavailable(token)
             try:
                 objects, next_token = parse_listing(raw, self.settings.trust_etag)
@@ -488,6 +559,27 @@ class S3Storage:
             if next_token is None:
                 return
             token = next_token
+
+    def _raw_page(self, prefix: str, token: str | None) -> bytes | None:
+        """One ListObjectsV2 page's XML: from the lean path, else handed over by botocore
+        (None if it was not)."""
+        if (lean := self._reader("ListObjectsV2")) is not None:
+            query = {"list-type": "2", "prefix": prefix, "encoding-type": "url"}
+            if token:
+                query["continuation-token"] = token
+            return self._lean_request("ListObjectsV2", prefix, lean.target.bucket_path(), query)
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        if token:
+            params["ContinuationToken"] = token
+        self._raw_listing.active = True
+        try:
+            response: Mapping[str, Any] = self.client.list_objects_v2(**params)
+        except BOTO_ERRORS as error:
+            raise self._error(error, "ListObjectsV2", prefix) from None
+        finally:
+            self._raw_listing.active = False
+        raw = response.get(_RAW_BODY)
+        return raw if isinstance(raw, bytes) else None
 
     def _paginator_objects(self, prefix: str, token: str | None) -> Iterator[RemoteObject]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -561,6 +653,14 @@ class S3Storage:
     def get(self, key: str) -> bytes | None:
         """GetObject, whole body in memory (small objects only); ``None`` when missing."""
 
+        if (lean := self._reader("GetObject")) is not None:
+            try:
+                return self._lean_request("GetObject", key, lean.target.path(key))
+            except StorageError as failure:
+                if failure.code in _MISSING_KEY:
+                    return None
+                raise
+
         def read() -> bytes:
             body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             return body
@@ -581,33 +681,33 @@ class S3Storage:
         params["Metadata"] = {**params.get("Metadata", {}), MD5_METADATA: md5}
         if self.settings.acl:
             params["ACL"] = self.settings.acl
-        if size <= self.settings.multipart_threshold and self._lean is not None:
+        if size > self.settings.multipart_threshold:
+            return self._put_multipart(key, file, size, md5, params)
+        if self._lean is not None and not _hooked(self._client, "PutObject"):
             wire = _lean_headers(headers)
-            if wire is not None and not _hooked(self.client):
+            if wire is not None:
                 return self._put_lean(self._lean, key, file, size, md5, wire)
-        if size <= self.settings.multipart_threshold:
-            self._learning.key = key
-            try:
-                answer = self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=file,
-                    ContentLength=size,
-                    ContentMD5=hex_to_base64(md5),
-                    **params,
-                )
-            except BOTO_ERRORS as error:
-                raise self._error(error, "PutObject", key) from None
-            finally:
-                self._learning.key = None
-            self._add_retries(answer)
-            return answer.get("ETag")
-        return self._put_multipart(key, file, size, md5, params)
+        self._learning.key = key
+        try:
+            answer = self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=file,
+                ContentLength=size,
+                ContentMD5=hex_to_base64(md5),
+                **params,
+            )
+        except BOTO_ERRORS as error:
+            raise self._error(error, "PutObject", key) from None
+        finally:
+            self._learning.key = None
+        self._add_retries(answer)
+        return answer.get("ETag")
 
     def _put_lean(
-        self, lean: LeanPut, key: str, file: BinaryIO, size: int, md5: str, wire: dict[str, str]
+        self, lean: LeanS3, key: str, file: BinaryIO, size: int, md5: str, wire: dict[str, str]
     ) -> str | None:
-        """The same PutObject as botocore's (see ``s3put``), sent by the lean path."""
+        """The same PutObject as botocore's (see ``s3lean``), sent by the lean path."""
         wire["content-md5"] = hex_to_base64(md5)
         wire[_META_PREFIX + MD5_METADATA] = md5
         if self.settings.acl:
@@ -616,8 +716,8 @@ class S3Storage:
             self.operations["PutObject"] += 1
         try:
             etag, retries = lean.put(key, file, size, wire)
-        except PutFailed as failed:
-            raise _lean_error(key, failed) from None
+        except RequestFailed as failed:
+            raise _lean_error("PutObject", key, failed) from None
         self._put_retries.count = retries
         return etag
 
@@ -755,7 +855,8 @@ class S3Storage:
         """Close the client's connections; safe to call twice."""
         if self._lean is not None:
             self._lean.close()
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
 
 class _FastPathUnavailable(Exception):

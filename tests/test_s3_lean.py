@@ -1,5 +1,7 @@
-"""The lean PutObject path (cloudcollect/storage/s3put.py): the same request, signature,
-retries and errors as botocore's, against SigV4 itself and a real SeaweedFS."""
+"""The lean path (cloudcollect/storage/s3lean.py): the same request, signature, retries
+and errors as botocore's, against SigV4 itself and a real SeaweedFS. PUT tests run with
+both ways the path starts: learnt from botocore's first PutObject, and resolved from the
+settings and environment (``s3direct``) with no botocore client at all."""
 
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.stub import Stubber
 
+from cloudcollect.config import Settings
 from cloudcollect.errors import FatalStorageError, StorageError
 from cloudcollect.storage.base import MD5_METADATA
-from cloudcollect.storage.s3 import S3Storage
-from cloudcollect.storage.s3put import Credentials, PutTarget, sign
+from cloudcollect.storage.s3 import S3Storage, _make_client
+from cloudcollect.storage.s3lean import Credentials, Target, sign
 from tests.conftest import Bucket, s3_settings
 from tests.support.faultproxy import Fault, FaultProxy, error, reset_mid_body
 from tests.support.seaweed import SECRET_KEY
@@ -37,14 +40,32 @@ def put(storage: S3Storage, key: str, data: bytes, headers: dict[str, str] = HEA
 
 
 def warmed(storage: S3Storage) -> S3Storage:
-    """The storage after the one PutObject botocore sends, which teaches the lean path."""
+    """The storage after one PutObject: the one botocore sends, which teaches the lean
+    path, or (direct setup) already a lean one."""
     put(storage, "static/.warm-up", b"w")
     assert storage.lean_put_active
     return storage
 
 
+def opened(settings: Settings, start: str) -> S3Storage:
+    """A warmed storage whose lean path is ``learnt`` or ``direct``."""
+    if start == "learnt":
+        return warmed(S3Storage(settings, _make_client(settings)))
+    storage = S3Storage.from_settings(settings)
+    assert storage._client is None  # no botocore client was built
+    return warmed(storage)
+
+
 def lean_puts(proxy: FaultProxy) -> list[Any]:
-    return [r for r in proxy.requests("PutObject") if r.headers["user-agent"] == "cloudcollect"]
+    """The PUTs the lean path sent, the warm-up left out."""
+    return [
+        r
+        for r in proxy.requests("PutObject")
+        if r.headers["user-agent"] == "cloudcollect" and r.key != "static/.warm-up"
+    ]
+
+
+STARTS = pytest.mark.parametrize("start", ["learnt", "direct"])
 
 
 # -- signing and the URL template (no server) --------------------------------------------
@@ -57,7 +78,7 @@ def test_signature_equals_botocores(
 ) -> None:
     now = datetime(2026, 11, 25, 21, 30, 5, tzinfo=timezone.utc)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now.replace(tzinfo=None))
-    target = PutTarget("http", "127.0.0.1:9000", "/bucket/", "eu-west-3")
+    target = Target("http", "127.0.0.1:9000", "/bucket/", "eu-west-3")
     headers = {
         "host": "127.0.0.1:9000",
         "content-type": "text/css",
@@ -81,16 +102,16 @@ def test_signature_equals_botocores(
 def test_target_is_read_from_a_sigv4_request_only() -> None:
     auth = "AWS4-HMAC-SHA256 Credential=AKID/20261125/eu-west-3/s3/aws4_request, Sign..."
     url = "https://b.s3.eu-west-3.amazonaws.com/base/static/a%20b.css"
-    target = PutTarget.from_request(url, auth, "static/a b.css")
-    assert target == PutTarget("https", "b.s3.eu-west-3.amazonaws.com", "/base/", "eu-west-3")
+    target = Target.from_request(url, auth, "static/a b.css")
+    assert target == Target("https", "b.s3.eu-west-3.amazonaws.com", "/base/", "eu-west-3")
     assert target.url("x y/z~.css") == "https://b.s3.eu-west-3.amazonaws.com/base/x%20y/z~.css"
 
-    assert PutTarget.from_request(url, "AWS AKID:signature", "static/a b.css") is None  # SigV2
-    assert PutTarget.from_request(url, None, "static/a b.css") is None  # anonymous
-    assert PutTarget.from_request(url + "?x-id=PutObject", auth, "static/a b.css") is None
-    assert PutTarget.from_request(url, auth, "static/other.css") is None
+    assert Target.from_request(url, "AWS AKID:signature", "static/a b.css") is None  # SigV2
+    assert Target.from_request(url, None, "static/a b.css") is None  # anonymous
+    assert Target.from_request(url + "?x-id=PutObject", auth, "static/a b.css") is None
+    assert Target.from_request(url, auth, "static/other.css") is None
     sigv4a = auth.replace("/s3/", "/s3-express/")
-    assert PutTarget.from_request(url, sigv4a, "static/a b.css") is None
+    assert Target.from_request(url, sigv4a, "static/a b.css") is None
 
 
 # -- against SeaweedFS --------------------------------------------------------------------
@@ -117,9 +138,10 @@ def test_lean_puts_store_the_same_objects_as_botocore(bucket: Bucket, https: boo
 
 
 @pytest.mark.seaweedfs
-def test_lean_request_shape(bucket: Bucket, fault_proxy: FaultProxy) -> None:
+@STARTS
+def test_lean_request_shape(bucket: Bucket, fault_proxy: FaultProxy, start: str) -> None:
     settings = s3_settings(bucket, endpoint_url=fault_proxy.url, acl="private")
-    storage = warmed(S3Storage.from_settings(settings))
+    storage = opened(settings, start)
     put(storage, "static/a.css", b"a{}")
     storage.close()
 
@@ -135,10 +157,11 @@ def test_lean_request_shape(bucket: Bucket, fault_proxy: FaultProxy) -> None:
 
 
 @pytest.mark.seaweedfs
+@STARTS
 def test_lean_retries_slow_down_and_resets_then_reports_them(
-    bucket: Bucket, fault_proxy: FaultProxy
+    bucket: Bucket, fault_proxy: FaultProxy, start: str
 ) -> None:
-    storage = warmed(S3Storage.from_settings(s3_settings(bucket, endpoint_url=fault_proxy.url)))
+    storage = opened(s3_settings(bucket, endpoint_url=fault_proxy.url), start)
     fault_proxy.add(Fault("PutObject", "static/a.css", error(503, "SlowDown"), times=1))
     fault_proxy.add(Fault("PutObject", "static/a.css", reset_mid_body(), times=1))
     body = b"a" * 300_000  # streamed in blocks, not inlined with the headers
@@ -152,11 +175,12 @@ def test_lean_retries_slow_down_and_resets_then_reports_them(
 
 
 @pytest.mark.seaweedfs
+@STARTS
 def test_lean_persistent_error_keeps_code_retries_and_request_id(
-    bucket: Bucket, fault_proxy: FaultProxy
+    bucket: Bucket, fault_proxy: FaultProxy, start: str
 ) -> None:
     settings = s3_settings(bucket, endpoint_url=fault_proxy.url, max_attempts=3)
-    storage = warmed(S3Storage.from_settings(settings))
+    storage = opened(settings, start)
     fault_proxy.add(Fault("PutObject", "static/a.css", error(503, "SlowDown"), times=None))
     with pytest.raises(StorageError) as raised:
         put(storage, "static/a.css", b"a")
@@ -179,7 +203,7 @@ def test_lean_persistent_error_keeps_code_retries_and_request_id(
 def test_lean_fatal_codes_are_not_retried(
     bucket: Bucket, fault_proxy: FaultProxy, code: str
 ) -> None:
-    storage = warmed(S3Storage.from_settings(s3_settings(bucket, endpoint_url=fault_proxy.url)))
+    storage = opened(s3_settings(bucket, endpoint_url=fault_proxy.url), "direct")
     fault_proxy.add(Fault("PutObject", None, error(403, code), times=None))
     with pytest.raises(FatalStorageError) as raised:
         put(storage, "static/a.css", b"a")
@@ -199,9 +223,10 @@ def test_lean_bad_digest_is_refused_and_stores_nothing(bucket: Bucket) -> None:
 
 
 @pytest.mark.seaweedfs
+@STARTS
 @pytest.mark.parametrize("size", [10, 400_000])  # inlined and streamed bodies
-def test_lean_short_file_fails_as_source_changed(bucket: Bucket, size: int) -> None:
-    storage = warmed(S3Storage.from_settings(s3_settings(bucket)))
+def test_lean_short_file_fails_as_source_changed(bucket: Bucket, size: int, start: str) -> None:
+    storage = opened(s3_settings(bucket), start)
     data = b"x" * (size - 1)
     with pytest.raises(StorageError) as raised:
         storage.put("static/a.css", io.BytesIO(data), size, md5(data), HEADERS)
@@ -215,7 +240,7 @@ def test_lean_short_file_fails_as_source_changed(bucket: Bucket, size: int) -> N
 def test_unreachable_endpoint_after_warm_up_is_a_transient_connection_error(
     bucket: Bucket,
 ) -> None:
-    storage = warmed(S3Storage.from_settings(s3_settings(bucket, max_attempts=2)))
+    storage = opened(s3_settings(bucket, max_attempts=2), "learnt")
     assert storage._lean is not None
     storage._lean.target = dataclasses.replace(storage._lean.target, netloc="127.0.0.1:9")
     with pytest.raises(StorageError) as raised:
@@ -227,10 +252,30 @@ def test_unreachable_endpoint_after_warm_up_is_a_transient_connection_error(
 
 
 @pytest.mark.seaweedfs
+def test_unreachable_endpoint_on_the_direct_path_is_a_transient_connection_error(
+    bucket: Bucket,
+) -> None:
+    settings = s3_settings(bucket, endpoint_url="http://127.0.0.1:9", max_attempts=2)
+    storage = S3Storage.from_settings(settings)
+    with pytest.raises(StorageError) as raised:
+        storage.check()
+    with pytest.raises(StorageError) as put_raised:
+        put(storage, "static/a.css", b"a")
+    storage.close()
+    for failure in (raised.value, put_raised.value):
+        assert not isinstance(failure, FatalStorageError)
+        assert (failure.code, failure.retries) == ("ConnectionError", 1)
+        assert SECRET_KEY not in str(failure) and "Signature=" not in str(failure)
+    assert str(raised.value).startswith("HeadBucket: ConnectionError (127.0.0.1:9: ")
+    assert storage._client is None
+
+
+@pytest.mark.seaweedfs
 def test_hooked_clients_and_expires_go_through_botocore(
     bucket: Bucket, fault_proxy: FaultProxy
 ) -> None:
-    storage = warmed(S3Storage.from_settings(s3_settings(bucket, endpoint_url=fault_proxy.url)))
+    settings = s3_settings(bucket, endpoint_url=fault_proxy.url)
+    storage = opened(settings, "learnt")
     put(
         storage, "static/expires.css", b"e", {**HEADERS, "Expires": "Thu, 01 Jan 2037 00:00:00 GMT"}
     )
@@ -250,6 +295,22 @@ def test_hooked_clients_and_expires_go_through_botocore(
         "static/expires.css",
         "static/recorded.css",
     }
+
+
+@pytest.mark.seaweedfs
+@STARTS
+def test_hooking_a_direct_storage_sends_through_botocore(
+    bucket: Bucket, fault_proxy: FaultProxy, start: str
+) -> None:
+    storage = opened(s3_settings(bucket, endpoint_url=fault_proxy.url), start)
+    with Stubber(storage.client) as stub:
+        stub.add_response("put_object", {"ETag": '"stubbed"'})
+        stub.add_response("get_object", {"Body": io.BytesIO(b"stubbed body")})
+        assert put(storage, "static/stubbed.css", b"s") == '"stubbed"'
+        assert storage.get("static/.warm-up") == b"stubbed body"
+    storage.close()
+    assert lean_puts(fault_proxy) == []
+    assert fault_proxy.requests("GetObject") == []
 
 
 @pytest.mark.seaweedfs

@@ -1,24 +1,27 @@
-"""PutObject without botocore's request pipeline: SigV4 over ``http.client``.
+"""S3 requests without botocore's request pipeline: SigV4 over ``http.client``.
 
 botocore spends about 1 ms of CPU per request (parameter validation, serialisation, endpoint
-rules, a dozen events, response parsing); this path spends about a quarter of that, which
-is what bounds a cold upload of many small files on a machine shared with the store.
-:class:`S3Storage` decides when it is used (single PUTs, an endpoint and credentials it
-could learn from botocore, nobody hooking the client's events) and falls back to botocore
-otherwise. Pure standard library: the URL template, region and credentials come from the
-botocore client; nothing here imports botocore.
+rules, a dozen events, response parsing), and importing it and building a client costs
+about 0.15 s per run. :class:`LeanS3` sends single PutObjects, and the reads a run starts
+with (HeadBucket, ListObjectsV2 pages, GetObject of a small object), for about a quarter of
+the CPU. :class:`S3Storage` decides when it is used and falls back to botocore otherwise;
+its target (URL template and signing region) comes either from a request botocore signed
+(:meth:`Target.from_request`) or from settings simple enough to resolve without botocore
+(``s3direct``). Pure standard library: nothing here imports botocore.
 
 Behaviour kept equal to the botocore path:
 
-- the request: ``Content-MD5`` (the store verifies it), ``x-amz-content-sha256:
+- the request: for a PUT, ``Content-MD5`` (the store verifies it), ``x-amz-content-sha256:
   UNSIGNED-PAYLOAD``, the same headers and metadata, no checksum trailers, no
-  ``Expect: 100-continue``; the key is percent-encoded as botocore does (``/`` and ``~``
-  kept), the endpoint's host and path prefix are botocore's own (see :class:`PutTarget`);
+  ``Expect: 100-continue``; a GET or HEAD signs the empty payload's SHA-256, as botocore
+  does; keys are percent-encoded as botocore does (``/`` and ``~`` kept), query values as
+  SigV4 wants (RFC 3986 unreserved characters kept);
 - retries as botocore's ``standard`` mode: connection errors, timeouts, HTTP 500/502/503/
   504 and the throttling/transient error codes, ``max_attempts`` in total, full-jitter
   exponential backoff (at most 20 s). A non-retryable error ends at once;
-- failures are raised as :class:`PutFailed` with the error code, message, request id and
-  retry count, which S3Storage turns into the same StorageError as botocore's;
+- failures are raised as :class:`RequestFailed` with the error code (the HTTP status when
+  the answer has no XML body, as botocore does: ``404`` for a HEAD), message, request id
+  and retry count, which S3Storage turns into the same StorageError as botocore's;
 - connections: one keep-alive connection per thread, TCP_NODELAY, 10 s to connect, 60 s
   per read; TLS verified against the CA bundle botocore would use.
 """
@@ -29,6 +32,7 @@ import hashlib
 import hmac
 import http.client
 import random
+import re
 import socket
 import ssl
 import threading
@@ -47,6 +51,11 @@ MAX_BACKOFF = 20.0
 INLINE_BODY = 256 * 1024
 BLOCK = 256 * 1024
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+#: An answer body whose root element is <Error> (S3 can answer 200 with one).
+_ERROR_DOCUMENT = re.compile(rb"\s*(<\?xml[^>]*\?>\s*)?<Error[\s>]")
+#: What SigV4 leaves unencoded in a query string (RFC 3986 unreserved).
+_QUERY_SAFE = "-_.~"
 
 #: botocore ``standard`` retry mode: retried error codes and HTTP statuses.
 RETRYABLE_CODES = frozenset(
@@ -79,8 +88,8 @@ class Credentials(NamedTuple):
     token: str | None
 
 
-class PutFailed(Exception):
-    """A PUT that failed for good. ``code``: the service's error code, or ``ConnectionError``,
+class RequestFailed(Exception):
+    """A request that failed for good. ``code``: the service's error code, or ``ConnectionError``,
     ``Timeout``, ``SSLError``; ``retries``: attempts made beyond the first."""
 
     def __init__(
@@ -94,9 +103,9 @@ class PutFailed(Exception):
 
 
 @dataclass(frozen=True)
-class PutTarget:
-    """Where a key's PutObject goes: ``{scheme}://{netloc}{path_prefix}{quoted key}``,
-    signed for ``region``."""
+class Target:
+    """Where a bucket's requests go: a key at ``{scheme}://{netloc}{path_prefix}{quoted
+    key}``, the bucket itself at :meth:`bucket_path`; signed for ``region``."""
 
     scheme: str
     netloc: str
@@ -104,7 +113,7 @@ class PutTarget:
     region: str
 
     @classmethod
-    def from_request(cls, url: str, authorization: str | None, key: str) -> PutTarget | None:
+    def from_request(cls, url: str, authorization: str | None, key: str) -> Target | None:
         """The target read from a PutObject request botocore signed for ``key``, or None
         when it is not a plain SigV4 request for S3 (SigV2, SigV4a, anonymous, S3 Express)
         or its URL is not ``<prefix><quoted key>`` without a query."""
@@ -125,14 +134,45 @@ class PutTarget:
             return None
         return cls(parts.scheme, parts.netloc, parts.path[: -len(quoted)], scope[2])
 
+    @classmethod
+    def path_style(cls, endpoint_url: str, bucket: str, region: str) -> Target | None:
+        """Path-style addressing on a custom endpoint, as botocore builds it:
+        ``{endpoint}/{bucket}/{key}`` (the endpoint's own path kept); None for a URL
+        botocore would not take as it is (no http(s) scheme or host, a query, a fragment,
+        credentials in it)."""
+        parts = urlsplit(endpoint_url)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+        ):
+            return None
+        base = parts.path.rstrip("/") + "/"
+        return cls(parts.scheme, parts.netloc, f"{base}{quote(bucket, safe='')}/", region)
+
     def url(self, key: str) -> str:
         return f"{self.scheme}://{self.netloc}{self.path(key)}"
+
+    def bucket_path(self) -> str:
+        """The path of bucket-level requests (HeadBucket, ListObjectsV2)."""
+        return self.path_prefix.rstrip("/") or "/"
 
     def path(self, key: str) -> str:
         return self.path_prefix + quote(key, safe="/~")
 
 
 # -- signing ------------------------------------------------------------------------------
+
+
+def canonical_query(params: Mapping[str, str]) -> str:
+    """A query string in SigV4's canonical form, which is also what is sent."""
+    encoded = sorted(
+        (quote(name, safe=_QUERY_SAFE), quote(value, safe=_QUERY_SAFE))
+        for name, value in params.items()
+    )
+    return "&".join(f"{name}={value}" for name, value in encoded)
 
 
 def sign(
@@ -142,19 +182,23 @@ def sign(
     credentials: Credentials,
     region: str,
     now: datetime,
+    *,
+    query: str = "",
+    payload: str = UNSIGNED_PAYLOAD,
 ) -> None:
-    """Add ``x-amz-date``, the session token and ``Authorization`` (SigV4, unsigned payload)
-    to ``headers``, whose names must be lower case and include ``host``."""
+    """Add ``x-amz-date``, the session token and ``Authorization`` (SigV4) to ``headers``,
+    whose names must be lower case and include ``host``. ``query`` must be canonical
+    (:func:`canonical_query`); ``payload`` is the body's SHA-256 or ``UNSIGNED-PAYLOAD``."""
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     day = amz_date[:8]
     headers["x-amz-date"] = amz_date
-    headers["x-amz-content-sha256"] = UNSIGNED_PAYLOAD
+    headers["x-amz-content-sha256"] = payload
     if credentials.token:
         headers["x-amz-security-token"] = credentials.token
     names = sorted(headers)
     canonical_headers = "".join(f"{name}:{' '.join(headers[name].split())}\n" for name in names)
     signed = ";".join(names)
-    canonical = f"{method}\n{path}\n\n{canonical_headers}\n{signed}\n{UNSIGNED_PAYLOAD}"
+    canonical = f"{method}\n{path}\n{query}\n{canonical_headers}\n{signed}\n{payload}"
     scope = f"{day}/{region}/s3/aws4_request"
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{digest}"
@@ -199,15 +243,28 @@ class _TLSConnection(http.client.HTTPSConnection):
         self.sock.settimeout(READ_TIMEOUT)
 
 
-# -- the PUT ------------------------------------------------------------------------------
+# -- requests -----------------------------------------------------------------------------
 
 
-class LeanPut:
-    """Signed single PutObject requests, thread-safe (a connection per thread)."""
+class Answer(NamedTuple):
+    """A successful answer: its status, body (empty for HEAD), headers and retries made."""
+
+    status: int
+    body: bytes
+    headers: http.client.HTTPMessage
+    retries: int
+
+
+#: What a request's body is made of on each attempt (None: no body).
+_Body = Callable[[], "bytes | Iterator[bytes] | None"]
+
+
+class LeanS3:
+    """Signed S3 requests to one :class:`Target`; thread-safe (a connection per thread)."""
 
     def __init__(
         self,
-        target: PutTarget,
+        target: Target,
         credentials: Callable[[], Credentials],
         *,
         max_attempts: int,
@@ -229,38 +286,80 @@ class LeanPut:
         self, key: str, file: BinaryIO, size: int, headers: Mapping[str, str]
     ) -> tuple[str | None, int]:
         """Send ``size`` bytes of ``file`` (from its position) to ``key`` with ``headers``
-        (Content-MD5 included by the caller); return (ETag, retries). PutFailed when it
+        (Content-MD5 included by the caller); return (ETag, retries). RequestFailed when it
         fails for good; what the file's reads raise (e.g. a cancellation) propagates."""
-        path = self.target.path(key)
         start = file.tell()
-        base = {name.lower(): value for name, value in headers.items()}
+
+        def body() -> bytes | Iterator[bytes]:
+            file.seek(start)
+            return _read_all(file, size) if size <= INLINE_BODY else _blocks(file, size)
+
+        sized = {**headers, "content-length": str(size)}
+        answer = self.request("PUT", self.target.path(key), headers=sized, body=body)
+        return answer.headers.get("ETag"), answer.retries
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: _Body | None = None,
+        object_body: bool = False,
+    ) -> Answer:
+        """One request with retries; the Answer for a 2xx status, else RequestFailed.
+
+        Without ``body`` the empty payload's SHA-256 is signed (GET, HEAD); with it, the
+        payload is unsigned (its Content-MD5 header protects it). A 200 whose body is an
+        ``<Error>`` document is an error (retried as a 500), as botocore has it, unless the
+        body is an object's content (``object_body``)."""
+        canonical = canonical_query(query) if query else ""
+        base = {name.lower(): value for name, value in (headers or {}).items()}
         base["host"] = self.target.netloc
         attempt = 0
         while True:
             attempt += 1
-            file.seek(start)
             try:
-                return self._attempt(path, file, size, dict(base)), attempt - 1
+                answer = self._attempt(method, path, canonical, dict(base), body, object_body)
+                return answer._replace(retries=attempt - 1)
             except _Retryable as failure:
                 if attempt >= self._max_attempts:
                     raise failure.final(attempt - 1) from None
                 self._sleep(random.random() * min(MAX_BACKOFF, 2.0 ** (attempt - 1)))
 
-    def _attempt(self, path: str, file: BinaryIO, size: int, headers: dict[str, str]) -> str | None:
-        sign("PUT", path, headers, self._credentials(), self.target.region, _utcnow())
-        headers["content-length"] = str(size)
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: _Body | None,
+        object_body: bool,
+    ) -> Answer:
+        payload = UNSIGNED_PAYLOAD if body is not None else EMPTY_SHA256
+        now = _utcnow()
+        credentials = self._credentials()
+        sign(
+            method,
+            path,
+            headers,
+            credentials,
+            self.target.region,
+            now,
+            query=query,
+            payload=payload,
+        )
         headers["user-agent"] = self._user_agent
+        url = f"{path}?{query}" if query else path
         connection = self._connection()
         try:
-            body: bytes | Iterator[bytes] = (
-                _read_all(file, size) if size <= INLINE_BODY else _blocks(file, size)
-            )
-            connection.request("PUT", path, body=body, headers=headers)
+            connection.request(method, url, body=body() if body else None, headers=headers)
             response = connection.getresponse()
-            answer = response.read()
+            data = response.read()
         except ssl.SSLCertVerificationError as error:  # does not heal by retrying
             self._drop(connection)
-            raise PutFailed("SSLError", str(error)) from None
+            raise RequestFailed("SSLError", str(error)) from None
         except TimeoutError as error:
             self._drop(connection)
             where = self.target.netloc
@@ -274,13 +373,16 @@ class LeanPut:
             raise
         if response.will_close:
             self._drop(connection)
-        if response.status == 200:
-            return response.getheader("ETag")
-        code, message, request_id = _parse_error(response.status, answer)
+        status = response.status
+        if 200 <= status < 300:
+            if object_body or not _ERROR_DOCUMENT.match(data):
+                return Answer(status, data, response.headers, 0)
+            status = 500
+        code, message, request_id = _parse_error(status, data)
         request_id = request_id or response.getheader("x-amz-request-id")
-        if response.status in RETRYABLE_STATUS or code in RETRYABLE_CODES:
-            raise _Retryable(code, message, request_id)
-        raise PutFailed(code, message, request_id=request_id)
+        if status in RETRYABLE_STATUS or code in RETRYABLE_CODES:
+            raise _Retryable(code, message, request_id=request_id)
+        raise RequestFailed(code, message, request_id=request_id)
 
     def _connection(self) -> http.client.HTTPConnection:
         connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
@@ -310,15 +412,11 @@ class LeanPut:
             connection.close()
 
 
-class _Retryable(Exception):
-    def __init__(self, code: str, message: str, request_id: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.request_id = request_id
+class _Retryable(RequestFailed):
+    """A failure worth another attempt; :meth:`final` is what is raised after the last."""
 
-    def final(self, retries: int) -> PutFailed:
-        return PutFailed(self.code, self.message, request_id=self.request_id, retries=retries)
+    def final(self, retries: int) -> RequestFailed:
+        return RequestFailed(self.code, self.message, request_id=self.request_id, retries=retries)
 
 
 def _utcnow() -> datetime:
@@ -358,6 +456,6 @@ def _blocks(file: BinaryIO, size: int) -> Iterator[bytes]:
         yield block
 
 
-def _source_short(got: int, expected: int) -> PutFailed:
+def _source_short(got: int, expected: int) -> RequestFailed:
     """The file ended before its size: it changed since it was hashed (not retried)."""
-    return PutFailed("SourceChanged", f"file ended early ({got} of {expected} bytes)")
+    return RequestFailed("SourceChanged", f"file ended early ({got} of {expected} bytes)")
