@@ -193,7 +193,7 @@ def _hash_while_listing(
         else:
             assets.append(result)
 
-    run_parallel(files, _hasher(settings), keep, workers=_hashing_threads(settings))
+    _hash_files(files, _hasher(settings), keep, _hashing_threads(settings))
     remote = listing.result()
     if derive is not None:
         assets = derive(assets)
@@ -215,6 +215,24 @@ def _release(
     settings = settings.replace(manifest_path=str(local))
     now = clock() if clock is not None else datetime.now(timezone.utc)
     return Release(settings, storage, report, now)
+
+
+def _hash_files(
+    files: list[LocalFile],
+    hash_one: Callable[[LocalFile], LocalAsset | Outcome],
+    keep: Callable[[LocalAsset | Outcome], None],
+    threads: int,
+) -> None:
+    """Hash files above :data:`SERIAL_HASH_MAX` on ``threads`` threads and, meanwhile, the
+    smaller ones one after another on one more thread: for them a thread hand-off per file
+    would cost more than the hashing itself. ``keep`` runs in the calling thread."""
+    small = [file for file in files if file.size <= SERIAL_HASH_MAX]
+    large = [file for file in files if file.size > SERIAL_HASH_MAX]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-hash") as serial:
+        hashed = serial.submit(lambda: [hash_one(file) for file in small])
+        run_parallel(large, hash_one, keep, workers=threads)
+        for result in hashed.result():
+            keep(result)
 
 
 def _hashing_threads(settings: Settings) -> int:
@@ -284,6 +302,9 @@ def _delete_scope(discovery: Discovery, settings: Settings) -> list[str]:
 #: Stop uploading after this many (at least ``workers``) storage failures in a row: the
 #: storage is down or refusing everything, and each further key would only add retries.
 FAILURE_STREAK = 10
+#: Files up to this size are hashed in the calling thread (see _hash_files). Measured on
+#: 20,000 files of about 4 KB, 2 cores: 0.27 s in one thread, 0.47-0.66 s on 2 to 16.
+SERIAL_HASH_MAX = 64 * 1024
 #: Failure codes that say nothing about the storage.
 _LOCAL_FAILURES = frozenset({"SourceChanged", "LocalReadError", "InvalidKey", "Interrupted"})
 

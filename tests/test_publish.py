@@ -10,6 +10,7 @@ import pytest
 
 from cloudcollect import MemoryStorage, publish
 from cloudcollect.extension import app_settings
+from cloudcollect.pipeline import SERIAL_HASH_MAX
 from cloudcollect.report import Report
 from cloudcollect.state import STATE_NAME
 from cloudcollect.storage.memory import StoredObject
@@ -52,6 +53,25 @@ def test_publishes_exactly_what_flask_serves(tmp_path: Path) -> None:
         "text/css; charset=utf-8"
     )
     assert report.excluded >= 3  # .env, .git/config, key.pem
+
+
+def test_files_on_both_sides_of_the_serial_hashing_size_are_hashed(tmp_path: Path) -> None:
+    sizes = [0, 1, SERIAL_HASH_MAX - 1, SERIAL_HASH_MAX, SERIAL_HASH_MAX + 1, 3 * MIB]
+    files = {f"static/f{size}.bin": os.urandom(size) for size in sizes}
+    app = make_app(tmp_path, files=files)
+    storage = MemoryStorage()
+    first = publish(app, storage=storage)
+    assert counts(first) == {"uploaded": len(sizes)}
+    for key, data in files.items():
+        stored = storage.objects[key]
+        assert stored.data == data
+        assert stored.md5 == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    (tmp_path / f"static/f{SERIAL_HASH_MAX}.bin").write_bytes(b"changed")
+    (tmp_path / f"static/f{3 * MIB}.bin").write_bytes(b"changed too")
+    assert counts(publish(app, storage=storage)) == {
+        "uploaded": 2,
+        "unchanged": len(sizes) - 2,
+    }
 
 
 def test_second_run_and_touched_mtimes_upload_nothing(tmp_path: Path) -> None:
