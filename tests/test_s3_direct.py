@@ -16,6 +16,7 @@ import pytest
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
+from moto import mock_aws
 
 from cloudcollect.config import Settings
 from cloudcollect.errors import FatalStorageError
@@ -178,6 +179,14 @@ def test_botocore_resolves_everything_else(
     harmless = "[default]\nregion = us-west-2\noutput = json\n[profile other]\nca_bundle = x\n"
     config_file.write_text(harmless)
     assert direct_setup(BASE, {**ENV, "AWS_CONFIG_FILE": str(config_file)}) is not None
+
+
+def test_inside_mock_aws_botocore_sends_everything(tmp_path: Path) -> None:
+    environ = {**ENV, "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    assert direct_setup(BASE, environ) is not None
+    with mock_aws():
+        assert direct_setup(BASE, environ) is None
+    assert direct_setup(BASE, environ) is not None
 
 
 def test_https_uses_botocores_ca_bundle(tmp_path: Path) -> None:

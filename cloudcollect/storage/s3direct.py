@@ -19,7 +19,8 @@ botocore would resolve exactly this; anything else gives None and botocore does 
   AWS config file's ``[default]`` section sets nothing but :data:`_HARMLESS_CONFIG` (a CA
   bundle, an endpoint or S3 options there would change what botocore sends);
 - checksums are not asked for (``CLOUDCOLLECT_CHECKSUM_POLICY=when_supported``) and
-  ListObjectsV2 is used.
+  ListObjectsV2 is used;
+- moto's in-process mock (``mock_aws``) is not active: it answers only what botocore sends.
 
 The CA bundle for HTTPS is botocore's: ``CLOUDCOLLECT_CA_BUNDLE``, ``AWS_CA_BUNDLE``,
 ``REQUESTS_CA_BUNDLE``, else certifi's bundle (botocore's own ``cacert.pem`` without it).
@@ -32,6 +33,7 @@ import importlib.util
 import os
 import re
 import ssl
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -94,7 +96,7 @@ def direct_setup(settings: Settings, environ: Mapping[str, str]) -> DirectSetup 
         or not _BUCKET.match(bucket)
     ):
         return None
-    if any(name in environ for name in _DEFERRING_ENV) or _proxied(environ):
+    if any(name in environ for name in _DEFERRING_ENV) or _proxied(environ) or _mocked():
         return None
     region = settings.region or environ.get("AWS_DEFAULT_REGION")
     credentials = env_credentials(environ)
@@ -147,6 +149,13 @@ def tls_context(bundle: str) -> ssl.SSLContext:
     if os.path.isdir(bundle):
         return ssl.create_default_context(capath=bundle)
     return ssl.create_default_context(cafile=bundle)
+
+
+def _mocked() -> bool:
+    """Whether moto's mock of botocore is on (moto imported and inside ``mock_aws``)."""
+    models = sys.modules.get("moto.core.models")
+    stubber = getattr(models, "botocore_stubber", None)
+    return bool(getattr(stubber, "enabled", False))
 
 
 def _proxied(environ: Mapping[str, str]) -> bool:
