@@ -282,6 +282,31 @@ def test_a_no_op_publish_never_builds_a_botocore_client(
 
 
 @pytest.mark.seaweedfs
+def test_a_publish_of_one_changed_file_never_builds_a_botocore_client(
+    bucket: Bucket, tmp_path: Path
+) -> None:
+    app = make_app(tmp_path)
+    settings = s3_settings(bucket)
+    first = S3Storage.from_settings(settings)
+    assert publish(app, settings, storage=first).exit_code == 0
+    first.close()
+    (tmp_path / "static/css/site.css").write_text("body { color: red; }")
+
+    again = S3Storage.from_settings(settings)
+    report = publish(app, settings, storage=again)
+    again.close()
+
+    assert {k: v for k, v in report.counts().items() if v} == {
+        "uploaded": 1,
+        "unchanged": 6,
+        "excluded": 3,
+    }
+    assert again._client is None
+    assert again.operations["PutObject"] == 2  # the file and the state object
+    assert bucket.read("static/css/site.css") == b"body { color: red; }"
+
+
+@pytest.mark.seaweedfs
 def test_direct_get_of_a_large_object_is_whole(bucket: Bucket) -> None:
     body = bytes(range(256)) * 20_000  # 5 MB, many reads
     bucket.client.put_object(Bucket=bucket.name, Key="state.json", Body=io.BytesIO(body))
