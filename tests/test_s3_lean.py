@@ -24,7 +24,7 @@ from cloudcollect.storage.base import MD5_METADATA
 from cloudcollect.storage.s3 import S3Storage, _make_client
 from cloudcollect.storage.s3lean import Credentials, Target, sign
 from tests.conftest import Bucket, s3_settings
-from tests.support.faultproxy import Fault, FaultProxy, error, reset_mid_body
+from tests.support.faultproxy import Fault, FaultProxy, error, error_200_body, reset_mid_body
 from tests.support.seaweed import SECRET_KEY
 
 HEADERS = {"Content-Type": "text/css; charset=utf-8", "Cache-Control": "max-age=60"}
@@ -172,6 +172,26 @@ def test_lean_retries_slow_down_and_resets_then_reports_them(
     assert len(lean_puts(fault_proxy)) == 3
     assert storage.last_put_retries() == 2
     assert bucket.read("static/a.css") == body
+
+
+@pytest.mark.seaweedfs
+def test_lean_put_answered_200_with_an_error_body_is_retried_but_a_download_is_not(
+    bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    storage = opened(s3_settings(bucket, endpoint_url=fault_proxy.url), "direct")
+    fault_proxy.add(Fault("PutObject", "static/a.css", error_200_body("InternalError")))
+    put(storage, "static/a.css", b"a{}")
+    retries = storage.last_put_retries()
+    error_document = b"<?xml version='1.0'?>\n<Error><Code>InternalError</Code></Error>"
+    put(storage, "static/error.xml", error_document)
+    downloaded = storage.get("static/error.xml")
+    storage.close()
+
+    assert retries == 1
+    assert [r.status for r in lean_puts(fault_proxy)][:2] == [200, 200]
+    assert bucket.read("static/a.css") == b"a{}"
+    assert downloaded == error_document
+    assert len(fault_proxy.requests("GetObject")) == 1
 
 
 @pytest.mark.seaweedfs
