@@ -334,6 +334,19 @@ def test_hooking_a_direct_storage_sends_through_botocore(
 
 
 @pytest.mark.seaweedfs
+def test_a_storage_started_with_neither_client_nor_setup_learns_the_lean_path(
+    bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    storage = S3Storage(s3_settings(bucket, endpoint_url=fault_proxy.url))
+    assert storage._client is None and not storage.lean_put_active
+    warmed(storage)  # botocore's client is built and sends the first PutObject
+    put(storage, "static/a.css", b"a{}")
+    storage.close()
+    assert [r.key for r in lean_puts(fault_proxy)] == ["static/a.css"]
+    assert bucket.read("static/a.css") == b"a{}"
+
+
+@pytest.mark.seaweedfs
 def test_no_lean_path_when_checksums_are_asked_for(bucket: Bucket) -> None:
     settings = s3_settings(bucket, checksum_policy="when_supported")
     storage = S3Storage.from_settings(settings)

@@ -357,8 +357,10 @@ class S3Storage:
         self._client: S3Client | None = None
         self._lean: LeanS3 | None = None
         self._lean_factory: Callable[[Target], LeanS3 | None] | None = None
-        self._lean_reads = direct is not None and client is None
-        if direct is not None and client is None:
+        self._lean_reads = client is None and direct is not None
+        if client is not None:
+            self._adopt(client)
+        elif direct is not None:
             credentials = direct.credentials
             self._lean = LeanS3(
                 direct.target,
@@ -366,8 +368,6 @@ class S3Storage:
                 max_attempts=settings.max_attempts,
                 tls=direct.tls,
             )
-        if client is not None:
-            self._adopt(client)
 
     @property
     def client(self) -> S3Client:
@@ -378,18 +378,16 @@ class S3Storage:
                 client = self._client
                 if client is None:
                     client = _make_client(self.settings)
-                    self._client = client
-                    self._register(client)
+                    self._adopt(client)
         return client
 
     def _adopt(self, client: S3Client) -> None:
+        """Use ``client`` and register our event handlers on it."""
         self._client = client
-        # Without a direct setup, the lean PutObject path starts once botocore has sent one
-        # PutObject: its URL and signature scope are the template (see _learn_put_target).
-        self._lean_factory = _lean_factory(client, self.settings)
-        self._register(client)
-
-    def _register(self, client: S3Client) -> None:
+        if self._lean is None:
+            # Without a direct setup, the lean PutObject path starts once botocore has sent
+            # one PutObject: its URL and signature scope are the template (_learn_put_target).
+            self._lean_factory = _lean_factory(client, self.settings)
         events = client.meta.events
         events.register("before-call.s3", self._count, unique_id="cloudcollect-count")
         events.register(

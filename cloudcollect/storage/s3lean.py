@@ -255,8 +255,8 @@ class Answer(NamedTuple):
     retries: int
 
 
-#: What a request's body is made of on each attempt (None: no body).
-_Body = Callable[[], "bytes | Iterator[bytes] | None"]
+#: What makes a request's body, once per attempt.
+_Body = Callable[[], "bytes | Iterator[bytes]"]
 
 
 class LeanS3:
