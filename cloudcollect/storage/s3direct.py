@@ -129,11 +129,13 @@ def env_credentials(environ: Mapping[str, str]) -> Credentials | None:
 
 def ca_bundle(settings: Settings, environ: Mapping[str, str]) -> str:
     """The CA bundle botocore verifies the endpoint with (settings, environment, default)."""
-    for value in (settings.ca_bundle, environ.get("AWS_CA_BUNDLE")):
+    for value in (
+        settings.ca_bundle,
+        environ.get("AWS_CA_BUNDLE"),
+        environ.get("REQUESTS_CA_BUNDLE"),
+    ):
         if value:
             return value
-    if requests_bundle := environ.get("REQUESTS_CA_BUNDLE"):
-        return requests_bundle
     spec = importlib.util.find_spec("certifi")
     if spec is not None:
         import certifi

@@ -247,9 +247,8 @@ class _TLSConnection(http.client.HTTPSConnection):
 
 
 class Answer(NamedTuple):
-    """A successful answer: its status, body (empty for HEAD), headers and retries made."""
+    """A successful (2xx) answer: its body (empty for HEAD), headers and retries made."""
 
-    status: int
     body: bytes
     headers: http.client.HTTPMessage
     retries: int
@@ -376,7 +375,7 @@ class LeanS3:
         status = response.status
         if 200 <= status < 300:
             if object_body or not _ERROR_DOCUMENT.match(data):
-                return Answer(status, data, response.headers, 0)
+                return Answer(data, response.headers, 0)
             status = 500
         code, message, request_id = _parse_error(status, data)
         request_id = request_id or response.getheader("x-amz-request-id")
