@@ -7,18 +7,13 @@ nested prefixes included. Sources are walked in ``url_map`` order: the app first
 blueprints in registration order. When two files map to one key the first wins, as it does
 when Flask serves them, and the other is reported in ``collisions``.
 
-Filters, in this order:
+Filters (:mod:`cloudcollect.filters`), in this order:
 
-1. Default exclusions, at any depth: a path component starting with ``.`` ("hidden":
-   dotfiles and dot-directories such as ``.git/``), editor/OS junk (:data:`JUNK`) and
-   secret-like file names (:data:`SECRET_LIKE`, both case-insensitive). An include pattern
-   re-admits such a path only when it matches the key *and* names every excluded part
-   explicitly: each dot-component is matched by a segment of the pattern that itself
-   starts with ``.``, and a junk or secret-like name by a segment that the default pattern
-   matches. ``static/.well-known/*`` re-admits ``static/.well-known/x`` (not
-   ``static/.well-known/.x``), ``**/public.pem`` re-admits ``static/public.pem``;
-   ``static/*`` re-admits neither. A dot-directory is walked only when such a dot-segment
-   matches its name; otherwise it is one ``skipped`` entry whose path ends in ``/``.
+1. Default exclusions, at any depth: hidden (dot) components, junk and secret-like names,
+   which an include pattern re-admits only by naming them. A symlink is also judged by its
+   target (``public.txt -> .env`` is skipped). A dot-directory is walked only when a
+   dot-segment of an include pattern matches its name; otherwise it is one ``skipped``
+   entry whose path ends in ``/``.
 2. ``settings.include``: when non-empty, a key must match one of its patterns.
 3. ``settings.exclude``: a key matching one of its patterns is skipped (wins over include).
 
@@ -41,38 +36,20 @@ the pipeline reports as a failure. A static folder that does not exist is report
 from __future__ import annotations
 
 import errno
-import fnmatch
 import os
-import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InvalidKeyError
-from .globs import compile_globs
+from .filters import Filters
 from .keys import make_key, normalize
 
 if TYPE_CHECKING:
     from flask import Flask
 
     from .config import Settings
-
-JUNK = ("*~", "*.swp", "*.swo", ".DS_Store", "Thumbs.db", "desktop.ini", "#*#")
-SECRET_LIKE = (
-    "*.pem",
-    "*.key",
-    "*.p12",
-    "*.pfx",
-    "id_rsa*",
-    "id_dsa*",
-    "id_ecdsa*",
-    "id_ed25519*",
-    "*.env",
-    ".env.*",
-    "*.sqlite3",
-    "*.bak",
-)
 
 _FILENAME_VARIABLE = "<path:filename>"
 
@@ -122,7 +99,7 @@ class Discovery:
 
 def discover(app: Flask, settings: Settings) -> Discovery:
     """Walk every static source of ``app`` and return the files to publish, with reasons."""
-    walker = _Walker(_Filters(settings.include, settings.exclude), settings.prefix)
+    walker = _Walker(Filters(settings.include, settings.exclude), settings.prefix)
     sources = static_sources(app)
     for source in sources:
         walker.walk(source)
@@ -160,64 +137,15 @@ def static_sources(app: Flask) -> list[StaticSource]:
     return list(found.values())
 
 
+def _relative(root: str, path: str) -> str:
+    """``path`` (a real path inside ``root``) relative to ``root``, NFC, ``/``-separated."""
+    relative = os.path.relpath(path, root)
+    return "" if relative == "." else normalize(relative.replace(os.sep, "/"))
+
+
 def _printable(text: str) -> str:
     """``text`` with undecodable bytes of a file name shown as ``\\xff``."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-@dataclass(frozen=True)
-class _Group:
-    """A default exclusion of file names: its reason and its patterns (case-insensitive)."""
-
-    reason: str
-    names: re.Pattern[str]
-
-
-class _Filters:
-    """Default exclusions plus the include/exclude globs of the settings."""
-
-    def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
-        self.groups = (
-            _Group("secret-like", compile_globs(SECRET_LIKE, re.IGNORECASE)),
-            _Group("junk", compile_globs(JUNK, re.IGNORECASE)),
-        )
-        self.include = [(compile_globs((p,)), p.split("/")) for p in include]
-        self.exclude = compile_globs(exclude)
-        dot_segments = tuple(s for _, segments in self.include for s in segments if s[:1] == ".")
-        self.dot_segments = compile_globs(dot_segments)
-
-    def walks_hidden_dir(self, name: str) -> bool:
-        """Whether a dot-segment of an include pattern matches dot-directory ``name``."""
-        return self.dot_segments.match(name) is not None
-
-    def reason(self, url_path: str, rel: str) -> str | None:
-        """Why ``url_path`` (the key without prefix) is skipped, or None to publish it.
-
-        ``rel`` is the NFC path relative to the static folder: only its components are
-        checked against the default exclusions.
-        """
-        named = [g for g in self.groups if g.names.match(rel.rpartition("/")[2])]
-        hidden = [part for part in rel.split("/") if part[:1] == "."] if "/." in "/" + rel else []
-        matching = [segments for regex, segments in self.include if regex.match(url_path)]
-        if (named or hidden) and not any(_names(s, named, hidden) for s in matching):
-            return named[0].reason if named else "hidden"
-        if self.include and not matching:
-            return "not included"
-        if self.exclude.match(url_path):
-            return "excluded by pattern"
-        return None
-
-
-def _names(segments: list[str], named: list[_Group], hidden: list[str]) -> bool:
-    """Whether include ``segments`` name every default exclusion that a path triggered.
-
-    A secret-like or junk name is named by a segment its pattern matches (``*.pem`` matches
-    the segment ``public.pem`` or ``*.pem``, not ``*``); a dot-component by a segment that
-    starts with ``.`` and matches it as a glob (``.well-known``, ``.*``).
-    """
-    return all(any(g.names.match(s) for s in segments) for g in named) and all(
-        any(s[:1] == "." and fnmatch.fnmatchcase(part, s) for s in segments) for part in hidden
-    )
 
 
 @dataclass(frozen=True)
@@ -230,7 +158,7 @@ class _Dir:
 class _Walker:
     """Walks sources one after the other, collecting files and everything it skipped."""
 
-    def __init__(self, filters: _Filters, prefix: str) -> None:
+    def __init__(self, filters: Filters, prefix: str) -> None:
         self.filters = filters
         self.prefix = prefix
         self.files: dict[str, LocalFile] = {}
@@ -291,9 +219,13 @@ class _Walker:
         else:
             is_dir = entry.is_dir(follow_symlinks=False)
         if is_dir:
-            return self._subdir(source, directory, entry, path, target)
+            return self._subdir(source, root, directory, entry, path, target)
         url_path = normalize(source.url_prefix + rel)
         reason = self.filters.reason(url_path, normalize(rel))
+        if reason is None and target is not None:  # a symlink: its target is judged too
+            target_rel = _relative(root, path)
+            target_url = normalize(source.url_prefix + target_rel)
+            reason = self.filters.target_reason(target_url, target_rel)
         if reason is not None:
             self._skip(rel, source, reason, self.prefix + url_path)
             return None
@@ -307,6 +239,7 @@ class _Walker:
     def _subdir(
         self,
         source: StaticSource,
+        root: str,
         directory: _Dir,
         entry: os.DirEntry[str],
         path: str,
@@ -315,6 +248,9 @@ class _Walker:
         rel = directory.rel + entry.name
         if entry.name.startswith(".") and not self.filters.walks_hidden_dir(entry.name):
             self._skip(rel + "/", source, "hidden")
+            return None
+        if target is not None and self.filters.hidden_target_dir(_relative(root, path)):
+            self._skip(rel + "/", source, "symlink target is hidden")
             return None
         target = target or entry.stat(follow_symlinks=False)
         identity = (target.st_dev, target.st_ino)

@@ -231,6 +231,13 @@ def test_nfc_and_nfd_names_in_one_folder_collide(tmp_path: Path) -> None:
         ("db.sqlite3", "secret-like"),
         ("site.css.bak", "secret-like"),
         ("cert.p12", "secret-like"),
+        ("credentials.json", "secret-like"),
+        ("data/app.SQLITE", "secret-like"),
+        ("data/app.db", "secret-like"),
+        ("keys/putty.ppk", "secret-like"),
+        ("keys/release.jks", "secret-like"),
+        ("vault.kdbx", "secret-like"),
+        ("terraform.tfstate", "secret-like"),
         ("a.css~", "junk"),
         ("css/.a.css.swp", "junk"),
         ("b.swo", "junk"),
@@ -392,6 +399,55 @@ def test_symlinks_leaving_the_static_folder_are_skipped(tmp_path: Path) -> None:
         "config.css": "symlink leaves static folder",
         "shared": "symlink leaves static folder",
         "sneaky": "symlink leaves static folder",
+    }
+
+
+def test_symlinks_are_judged_by_their_target_too(tmp_path: Path) -> None:
+    files: dict[str, bytes | str] = {
+        ".env": "S=1",
+        ".git/config": "[core]",
+        "key.pem": "K",
+        "css/site.css": "ok",
+    }
+    app = make_app(tmp_path, files)
+    static = tmp_path / "static"
+    (static / "public.txt").symlink_to(".env")
+    (static / "repo").symlink_to(".git", target_is_directory=True)
+    (static / "css/key.txt").symlink_to("../key.pem")
+    (static / "config.css").symlink_to(".git/config")
+    (static / "alias.css").symlink_to("css/site.css")
+
+    discovery = run(app)
+
+    assert keys(discovery) == ["static/alias.css", "static/css/site.css"]
+    assert reasons(discovery.skipped) == {
+        ".env": "secret-like",
+        ".git/": "hidden",
+        "key.pem": "secret-like",
+        "config.css": "symlink target is hidden",
+        "public.txt": "symlink target is secret-like",
+        "repo/": "symlink target is hidden",
+        "css/key.txt": "symlink target is secret-like",
+    }
+
+
+def test_a_symlink_target_is_readmitted_as_the_target_itself(tmp_path: Path) -> None:
+    app = make_app(tmp_path, {".well-known/security.txt": "c", "demo.db": "d"})
+    static = tmp_path / "static"
+    (static / "security.txt").symlink_to(".well-known/security.txt")
+    (static / "wk").symlink_to(".well-known", target_is_directory=True)
+    (static / "sample.bin").symlink_to("demo.db")
+
+    discovery = run(app, include=("static/.well-known/*", "static/*"))
+
+    assert keys(discovery) == [
+        "static/.well-known/security.txt",
+        "static/security.txt",
+        "static/wk/security.txt",
+    ]
+    assert reasons(discovery.skipped) == {
+        "demo.db": "secret-like",
+        "sample.bin": "symlink target is secret-like",
     }
 
 

@@ -1,0 +1,99 @@
+"""What gets published at the edges, end to end on the real SeaweedFS: symlinks to hidden or
+secret files, secret-like names, a prebuilt ``.gz`` beside a precompressed file, and NFC/NFD
+spellings of one name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cloudcollect import publish
+from cloudcollect.state import STATE_NAME
+from tests.conftest import Bucket, s3_settings
+from tests.support.apps import APP_FILES, make_app, served_files
+
+pytestmark = pytest.mark.seaweedfs
+
+# --- symlinks and secret-like names --------------------------------------------------------
+
+
+def test_symlinks_to_hidden_files_and_directories_publish_nothing_secret(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    """``static/public.txt -> .env`` and ``static/repo -> .git`` have harmless names, but
+    their targets are excluded: publishing them would publish the secret under a new key."""
+    app = make_app(tmp_path)
+    static = tmp_path / "static"
+    (static / "public.txt").symlink_to(".env")
+    (static / "repo").symlink_to(".git", target_is_directory=True)
+    (static / "css/key.txt").symlink_to("../key.pem")
+    (static / "logo-link.png").symlink_to("img/logo.png")  # a harmless target: published
+
+    report = publish(app, s3_settings(bucket))
+
+    assert report.exit_code == 0, report.to_dict()
+    expected = served_files(tmp_path) | {"static/logo-link.png": APP_FILES["static/img/logo.png"]}
+    assert bucket.keys() == set(expected) | {STATE_NAME}
+    assert bucket.read("static/logo-link.png") == (static / "img/logo.png").read_bytes()
+
+
+SECRET_NAMES = [
+    "credentials.json",
+    "client_secret_1234.apps.googleusercontent.com.json",
+    "data/app.sqlite",
+    "data/app.db",
+    "data/app.db-journal",
+    "keys/putty.ppk",
+    "keys/release.jks",
+    "keys/release.keystore",
+    "keys/AuthKey_ABC123.p8",
+    "vault/passwords.kdbx",
+    "infra/terraform.tfstate",
+    "secrets.json",
+]
+
+
+def test_secret_like_names_real_projects_leak_are_not_published(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    files = dict(APP_FILES) | {f"static/{name}": "secret" for name in SECRET_NAMES}
+    files["static/data/catalog.json"] = "[]"  # a look-alike that is a normal asset
+    app = make_app(tmp_path, files=files)
+
+    report = publish(app, s3_settings(bucket))
+
+    assert report.exit_code == 0, report.to_dict()
+    expected = set(served_files(tmp_path)) | {"static/data/catalog.json", STATE_NAME}
+    assert bucket.keys() == expected
+
+
+def test_an_include_naming_a_secret_like_name_publishes_it(tmp_path: Path, bucket: Bucket) -> None:
+    files = {"static/demo/sample.db": "sqlite demo", "static/app.css": "a{}"}
+    app = make_app(tmp_path, files=files)
+
+    report = publish(app, s3_settings(bucket, include=("static/*.css", "**/sample.db")))
+
+    assert report.exit_code == 0, report.to_dict()
+    assert bucket.keys() == {"static/app.css", "static/demo/sample.db", STATE_NAME}
+
+
+def test_a_symlink_to_an_included_dot_directory_is_published(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    """The target check re-admits what an include names: the target is public anyway."""
+    files = {"static/.well-known/security.txt": "Contact: x", "static/app.css": "a{}"}
+    app = make_app(tmp_path, files=files)
+    (tmp_path / "static/security.txt").symlink_to(".well-known/security.txt")
+
+    include = ("static/*.css", "static/security.txt", "static/.well-known/*")
+    report = publish(app, s3_settings(bucket, include=include))
+
+    assert report.exit_code == 0, report.to_dict()
+    assert bucket.keys() == {
+        "static/app.css",
+        "static/security.txt",
+        "static/.well-known/security.txt",
+        STATE_NAME,
+    }
+    assert bucket.read("static/security.txt") == b"Contact: x"
