@@ -2,8 +2,10 @@
 
 Found (``references``):
 
-- CSS: ``url(...)`` (quoted or not) and ``@import "..."``, outside comments;
-  ``/*# sourceMappingURL=... */``.
+- CSS (read with a CSS tokenizer, see ``cloudcollect.cssrefs``): ``url(...)`` (quoted
+  or not), ``@import "..."``, the strings of ``image-set()`` / ``-webkit-image-set()``
+  and ``/*# sourceMappingURL=... */``; never inside comments or other strings
+  (``content: "url(x.png)"`` is text).
 - JS (``.js``, ``.mjs``): ``//# sourceMappingURL=...`` (and ``/*# ... */``); with
   ``modules=True`` also static ES-module specifiers that start with ``./`` or ``../``:
   ``import x from "./a.js"``, ``import "./a.js"``, ``export * from "../b.js"``. Bare
@@ -14,7 +16,8 @@ Left alone (``target`` returns None): data URIs and every URL with a scheme (``h
 ``data:``...), protocol-relative ``//host/...``, absolute paths ``/...`` (they name a
 path on whatever host serves the page, not a file beside the stylesheet), fragment-only
 ``#x`` and empty URLs. A relative URL is resolved against the referring file's folder;
-its query string and fragment are kept when it is rewritten.
+its query string and fragment are kept when it is rewritten. ``apply`` changes only the
+characters of the references it replaces; every other byte stays as it was.
 """
 
 from __future__ import annotations
@@ -33,13 +36,6 @@ MODULE = "module"
 CSS_EXTENSIONS = (".css",)
 JS_EXTENSIONS = (".js", ".mjs")
 
-_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
-_CSS_URL = re.compile(
-    r"""\burl\(\s*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^)"'\s]*))\s*\)""",
-    re.IGNORECASE,
-)
-_CSS_IMPORT = re.compile(r"""@import\s+(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)')""", re.IGNORECASE)
-_CSS_SOURCEMAP = re.compile(r"/\*\s*[#@]\s*sourceMappingURL=(?P<bare>[^\s*]+)\s*\*/")
 _JS_SOURCEMAP = re.compile(
     r"(?://[#@]\s*sourceMappingURL=(?P<bare>\S+)\s*$)"
     r"|(?:/\*\s*[#@]\s*sourceMappingURL=(?P<block>[^\s*]+)\s*\*/)",
@@ -55,12 +51,19 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 @dataclass(frozen=True)
 class Reference:
-    """A URL at ``text[start:end]`` of a file, of ``kind`` (url, import, sourcemap, module)."""
+    """A URL at ``text[start:end]`` of a file, of ``kind`` (url, import, sourcemap, module).
+
+    ``url`` is its value and ``text[start:end]`` the same as written: they differ only
+    where CSS escapes are used (``url(a\\)b.png)`` has url ``a)b.png``). ``syntax`` says how
+    a new URL is written there: ``""`` as it is, ``'"'`` or ``"'"`` inside that CSS
+    string, ``"css-url"`` inside an unquoted CSS ``url()``.
+    """
 
     start: int
     end: int
     url: str
     kind: str
+    syntax: str = ""
 
 
 def is_rewritable(path: str) -> bool:
@@ -71,7 +74,9 @@ def is_rewritable(path: str) -> bool:
 def references(path: str, text: str, *, modules: bool = False) -> list[Reference]:
     """The references in ``text`` (the file at ``path``), in document order."""
     if path.lower().endswith(CSS_EXTENSIONS):
-        found = _css_references(text)
+        from .cssrefs import css_references  # loads tinycss2 only when a stylesheet is read
+
+        found = css_references(text)
     elif path.lower().endswith(JS_EXTENSIONS):
         found = _matches(_JS_SOURCEMAP, text, SOURCEMAP)
         if modules:
@@ -79,21 +84,6 @@ def references(path: str, text: str, *, modules: bool = False) -> list[Reference
     else:
         found = []
     return sorted(found, key=lambda ref: ref.start)
-
-
-def _css_references(text: str) -> list[Reference]:
-    comments = [match.span() for match in _CSS_COMMENT.finditer(text)]
-
-    def in_comment(ref: Reference) -> bool:
-        return any(start <= ref.start < end for start, end in comments)
-
-    found = [
-        ref
-        for pattern, kind in ((_CSS_URL, URL), (_CSS_IMPORT, IMPORT))
-        for ref in _matches(pattern, text, kind)
-        if not in_comment(ref)
-    ]
-    return found + _matches(_CSS_SOURCEMAP, text, SOURCEMAP)
 
 
 def _matches(pattern: re.Pattern[str], text: str, kind: str) -> list[Reference]:
@@ -129,11 +119,12 @@ def rewritten_url(url: str, hashed_basename: Callable[[str], str]) -> str:
 
 
 def apply(text: str, replacements: dict[Reference, str]) -> str:
-    """``text`` with each reference's URL replaced (references must not overlap)."""
+    """``text`` with each reference's URL replaced (references must not overlap), escaped
+    as its ``syntax`` needs; everything between the references is kept as it was."""
     pieces = []
     position = 0
     for ref in sorted(replacements, key=lambda ref: ref.start):
-        pieces += [text[position : ref.start], replacements[ref]]
+        pieces += [text[position : ref.start], _written(replacements[ref], ref.syntax)]
         position = ref.end
     pieces.append(text[position:])
     return "".join(pieces)
@@ -143,3 +134,11 @@ def _split(url: str) -> tuple[str, str]:
     """(path, "?query#fragment" as written)."""
     cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=len(url))
     return url[:cut], url[cut:]
+
+
+def _written(url: str, syntax: str) -> str:
+    if not syntax:
+        return url
+    from .cssrefs import written
+
+    return written(url, syntax)
