@@ -4,7 +4,8 @@
 
     CloudCollectError                 exit 1  base class
     ├── ConfigError                   exit 2  bad or unknown CLOUDCOLLECT_* setting, bad option
-    ├── InvalidKeyError               exit 2  a file name that cannot become a safe object key
+    ├── InvalidKeyError               exit 1  a file name that cannot become a safe object key
+    │                                         (reported as that file's failure; the rest go on)
     ├── StorageError                  exit 1  a request failed after retries (key, code, id)
     │   └── FatalStorageError         exit 3  nothing more can succeed: bucket missing,
     │                                         credentials, access denied, ACL rejected
@@ -38,7 +39,7 @@ class ConfigError(CloudCollectError):
 class InvalidKeyError(CloudCollectError):
     """A path cannot be turned into a safe object key (``..``, ``\\``, too long...)."""
 
-    exit_code = 2
+    exit_code = 1
 
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)

@@ -1,4 +1,4 @@
-"""Streamed MD5 digests, multipart ETags and ETag parsing. Pure: no Flask, no boto3.
+"""Streamed MD5 digests and ETag parsing. Pure: no Flask, no boto3.
 
 Files are read in 1 MiB chunks; nothing here holds a whole file in memory.
 """
@@ -54,12 +54,6 @@ def plain_md5_from_etag(etag: str | None) -> str | None:
         return None
     value = etag.strip().strip('"').lower()
     return value if _PLAIN_MD5.fullmatch(value) else None
-
-
-def multipart_etag(part_md5s: list[bytes]) -> str:
-    """The S3 ETag of a multipart object: MD5 of the parts' binary digests, ``-N``."""
-    combined = hashlib.md5(b"".join(part_md5s), usedforsecurity=False).hexdigest()
-    return f"{combined}-{len(part_md5s)}"
 
 
 def part_size_for(size: int, chunksize: int, max_parts: int = 10_000) -> int:

@@ -46,23 +46,20 @@ class Preset:
     region: str | None
     acls: bool  # whether the store implements canned ACLs
     list_version: int  # 1 or 2
-    plain_etag_is_md5: bool  # a single-part, non-KMS PUT's ETag is the content MD5
-    multipart_etag_is_md5: bool  # never True: documented, and never trusted
     no_transform_gzip: bool  # add Cache-Control: no-transform to gzip-encoded objects
     when_supported_allowed: bool = False
 
 
 PRESETS: Mapping[str, Preset] = {
-    "aws": Preset("auto", None, True, 2, True, False, False, when_supported_allowed=True),
-    "minio": Preset("path", "us-east-1", True, 2, True, False, False),
-    "r2": Preset("path", "auto", False, 2, True, False, True),
-    "seaweedfs": Preset("path", "us-east-1", True, 2, True, False, False),
-    "ceph": Preset("path", "us-east-1", True, 2, True, False, False),
-    "gcs": Preset("path", "auto", True, 1, True, False, True),
-    "other": Preset("auto", None, True, 2, True, False, False),
+    "aws": Preset("auto", None, True, 2, False, when_supported_allowed=True),
+    "minio": Preset("path", "us-east-1", True, 2, False),
+    "r2": Preset("path", "auto", False, 2, True),
+    "seaweedfs": Preset("path", "us-east-1", True, 2, False),
+    "ceph": Preset("path", "us-east-1", True, 2, False),
+    "gcs": Preset("path", "auto", True, 1, True),
+    "other": Preset("auto", None, True, 2, False),
 }
 PROVIDERS = tuple(PRESETS)
-DEFAULT_PROVIDER = "other"
 
 
 def preset(settings: Settings) -> Preset:

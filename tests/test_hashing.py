@@ -1,4 +1,4 @@
-"""Streamed MD5, Content-MD5 form, ETag parsing and multipart arithmetic."""
+"""Streamed MD5, Content-MD5 form, ETag parsing and the multipart part size."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from cloudcollect.hashing import (
     hex_to_base64,
     md5_of_file,
     md5_of_stream,
-    multipart_etag,
     part_size_for,
     plain_md5_from_etag,
 )
@@ -44,13 +43,6 @@ def test_only_plain_etags_are_md5s() -> None:
     assert plain_md5_from_etag('"9dd4e461268c8034f5c8564e155c67a6-2"') is None
     assert plain_md5_from_etag('W/"abc"') is None
     assert plain_md5_from_etag(None) is None
-
-
-def test_multipart_etag() -> None:
-    parts = [b"a" * 10, b"b" * 3]
-    digests = [hashlib.md5(p).digest() for p in parts]
-    expected = hashlib.md5(b"".join(digests)).hexdigest() + "-2"
-    assert multipart_etag(digests) == expected
 
 
 def test_part_size_doubles_to_stay_within_10000_parts() -> None:
