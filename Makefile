@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install test lint typecheck pytest demo bench clean
+.PHONY: install test test-fast lint typecheck pytest demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,16 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --python-version 3.10
 
 pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The edit-run loop: every test that needs neither SeaweedFS nor a browser.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not seaweedfs and not browser"
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py

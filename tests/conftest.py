@@ -21,6 +21,17 @@ from tests.support.seaweed import ACCESS_KEY, REGION, SECRET_KEY, SeaweedServer
 _bucket_numbers = itertools.count(1)
 
 
+#: Fixtures that start or use the SeaweedFS server: a test that asks for one is marked
+#: ``seaweedfs``, so ``make test-fast`` (``-m "not seaweedfs and not browser"``) leaves it out.
+SERVER_FIXTURES = frozenset({"seaweed", "bucket", "fault_proxy"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.seaweedfs)
+
+
 @pytest.fixture(autouse=True)
 def scrubbed_aws_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
