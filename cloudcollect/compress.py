@@ -11,6 +11,9 @@ CDN or nginx that picks the variant from ``Accept-Encoding``. ``in-place`` store
 itself compressed with ``Content-Encoding`` (one codec), for stores and CDNs that serve
 one variant to everyone.
 
+**A file on disk wins.** A sibling whose key is a real file's (``app.js.gz`` prebuilt
+beside ``app.js``) is not planned; the file is published as it is and a warning names both.
+
 **Deterministic bytes.** gzip at level 9 with ``mtime=0`` and no file name in the header;
 brotli at quality 11. A variant that does not save at least 5 % is stored uncompressed,
 without ``Content-Encoding`` (so a CDN that picks the sibling still serves correct bytes).
@@ -32,7 +35,7 @@ import gzip
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -86,6 +89,34 @@ def with_variants(asset: LocalAsset, settings: Settings) -> list[LocalAsset]:
         _variant(asset, codec, asset.key + SUFFIXES[codec], settings)
         for codec in settings.precompress
     ]
+
+
+def add_variants(
+    assets: list[LocalAsset],
+    settings: Settings,
+    warn: Callable[[str], None],
+    on_disk: Iterable[str] = (),
+) -> list[LocalAsset]:
+    """Every asset with its variants (:func:`with_variants`), never two for one key.
+
+    A sibling whose key is also a file's own key (``app.js.gz`` built beside ``app.js``
+    and shipped on disk) is dropped: the file on disk is what the user shipped, so it is
+    published as it is and ``warn`` names both, once per run. Without this, both would be
+    uploaded to one key in parallel on every run. ``on_disk`` adds the keys of files that
+    could not be hashed: their variant-named neighbour still wins over a variant.
+    """
+    files = {asset.key for asset in assets}.union(on_disk)
+    result: list[LocalAsset] = []
+    for asset in assets:
+        for variant in with_variants(asset, settings):
+            if variant.key != asset.key and variant.key in files:
+                warn(
+                    f"{variant.key}: the file on disk is published, not the "
+                    f"{variant.encoding} variant of {asset.key} (both would have that key)"
+                )
+                continue
+            result.append(variant)
+    return result
 
 
 def _variant(asset: LocalAsset, codec: str, key: str, settings: Settings) -> LocalAsset:

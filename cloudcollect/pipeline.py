@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from flask import Flask
 
-from .compress import check_storage, compressing, with_variants
+from .compress import add_variants, check_storage, compressing
 from .config import Settings
 from .discovery import Discovery, LocalFile, discover
 from .errors import (
@@ -197,7 +197,7 @@ def _hash_while_listing(
     remote = listing.result()
     if derive is not None:
         assets = derive(assets)
-    assets = [variant for asset in assets for variant in with_variants(asset, settings)]
+    assets = add_variants(assets, settings, report.warn, (file.key for file in files))
     resolve_unknown(assets, remote, storage, report, settings)
     return assets, remote
 

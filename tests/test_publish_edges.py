@@ -4,16 +4,21 @@ spellings of one name."""
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 
 import pytest
 
 from cloudcollect import publish
+from cloudcollect.cli import cloudcollect_command
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket, s3_settings
 from tests.support.apps import APP_FILES, make_app, served_files
 
 pytestmark = pytest.mark.seaweedfs
+
+JS = "".join(f"export function f{i}(x) {{ return x * {i}; }}\n" for i in range(300))
 
 # --- symlinks and secret-like names --------------------------------------------------------
 
@@ -97,3 +102,40 @@ def test_a_symlink_to_an_included_dot_directory_is_published(
         STATE_NAME,
     }
     assert bucket.read("static/security.txt") == b"Contact: x"
+
+
+# --- precompressed siblings beside real files ----------------------------------------------
+
+
+def test_a_prebuilt_gz_beside_its_source_wins_over_the_generated_variant(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    """``app.js`` and a prebuilt ``app.js.gz`` with gzip precompression on: one key, two
+    candidates. The file on disk wins, the run warns once naming both, and a re-run and
+    ``--check`` find nothing to do."""
+    prebuilt = gzip.compress(JS.encode(), compresslevel=1, mtime=1_700_000_000)
+    files: dict[str, bytes | str] = {"static/js/app.js": JS, "static/js/app.js.gz": prebuilt}
+    config = {
+        "CLOUDCOLLECT_BUCKET": bucket.name,
+        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
+        "CLOUDCOLLECT_PROVIDER": "seaweedfs",
+        "CLOUDCOLLECT_PRECOMPRESS": ["gzip", "br"],
+    }
+    app = make_app(tmp_path, config, files)
+    runner = app.test_cli_runner()
+
+    first = json.loads(runner.invoke(cloudcollect_command, ["--json"]).stdout)
+
+    assert first["exit_code"] == 0, first
+    gz = "static/js/app.js.gz"
+    [warning] = [w for w in first["warnings"] if gz in w]
+    assert "static/js/app.js" in warning.replace(gz, "")
+    assert bucket.read(gz) == prebuilt
+    assert bucket.head(gz).get("ContentEncoding") is None  # published as it is on disk
+    assert bucket.keys() >= {"static/js/app.js", gz, "static/js/app.js.br"}
+    second = json.loads(runner.invoke(cloudcollect_command, ["--json"]).stdout)
+    assert second["counts"]["uploaded"] == 0, second
+    assert [w for w in second["warnings"] if gz in w] == [warning]
+    checked = runner.invoke(cloudcollect_command, ["--check"])
+    assert checked.exit_code == 0, checked.output
+    assert bucket.read(gz) == prebuilt
