@@ -1,6 +1,6 @@
 """The benchmarked Flask app: one static folder, the generated tree, served at /static.
 
-``CLOUDCOLLECT_BENCH_STATIC`` names the folder; ``CLOUDCOLLECT_BENCH_HASH_CACHE=0`` turns
+``BENCH_STATIC`` names the folder; ``BENCH_HASH_CACHE=0`` turns
 the local hash cache off (the ``cloudcollect-nocache`` variant).
 """
 
@@ -14,11 +14,11 @@ from flask import Flask
 def create_app() -> Flask:
     app = Flask(
         __name__,
-        static_folder=os.environ["CLOUDCOLLECT_BENCH_STATIC"],
+        static_folder=os.environ["BENCH_STATIC"],
         static_url_path="/static",
     )
     app.config["CLOUDCOLLECT_ADDRESSING_STYLE"] = "path"
-    if os.environ.get("CLOUDCOLLECT_BENCH_HASH_CACHE") == "0":
+    if os.environ.get("BENCH_HASH_CACHE") == "0":
         app.config["CLOUDCOLLECT_HASH_CACHE"] = False
     return app
 

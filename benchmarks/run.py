@@ -296,7 +296,7 @@ def commit() -> str:
         )
     except OSError:
         return "unknown"
-    return done.stdout.strip() or os.environ.get("CLOUDCOLLECT_BENCH_COMMIT", "unknown")
+    return done.stdout.strip() or os.environ.get("BENCH_COMMIT", "unknown")
 
 
 def machine() -> dict[str, str]:

@@ -95,10 +95,10 @@ def command(tool: str, target: Target, env: dict[str, str]) -> tuple[list[str], 
     tree, bucket, endpoint = str(target.tree), target.bucket, target.endpoint
     env = dict(env)
     if tool in ("cloudcollect", "cloudcollect-nocache"):
-        env["CLOUDCOLLECT_BENCH_STATIC"] = tree
+        env["BENCH_STATIC"] = tree
         env["XDG_CACHE_HOME"] = str(target.scratch / "xdg-cache")
         if tool == "cloudcollect-nocache":
-            env["CLOUDCOLLECT_BENCH_HASH_CACHE"] = "0"
+            env["BENCH_HASH_CACHE"] = "0"
         argv = [_script("flask"), "--app", "benchmarks.app", "cloudcollect", "-q"]
         argv += ["--bucket", bucket, "--endpoint-url", endpoint, "--workers", str(WORKERS)]
         return argv, env

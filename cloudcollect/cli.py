@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import gc
 import json
+import os
 import signal
 import sys
 import threading
@@ -22,6 +23,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo
 
+from . import envvars
 from .check import CheckReport
 from .config import Settings
 from .errors import CloudCollectError
@@ -127,6 +129,9 @@ def cloudcollect_command(
     if check and (dry_run or force):
         raise click.UsageError("--check cannot be combined with --dry-run or --force")
     app = _load_app()
+    if not quiet:
+        for warning in envvars.warnings(os.environ, app.config, _option_variables()):
+            click.echo(f"warning: {warning}", err=True)
     changes: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if delete is not None:
         changes["delete"] = delete
@@ -138,6 +143,23 @@ def cloudcollect_command(
         raise click.UsageError(str(error)) from None
     with app.app_context():
         _run(app, settings, dry_run, force, as_json, quiet, verbose, check=check)
+
+
+def _option_variables() -> set[str]:
+    """The ``CLOUDCOLLECT_*`` variables the command reads for its options."""
+    return {
+        name
+        for param in cloudcollect_command.params
+        for name in ([param.envvar] if isinstance(param.envvar, str) else param.envvar or [])
+    }
+
+
+# Under `flask`, click would also read FLASK_CLOUDCOLLECT_<OPTION> for every option, as a
+# raw string, while app.config.from_prefixed_env() reads the same variable as JSON. The
+# command leaves FLASK_* to the app's config, so both see one value (cloudcollect.envvars).
+for _option in cloudcollect_command.params:
+    if isinstance(_option, click.Option):
+        _option.allow_from_autoenv = False
 
 
 def _load_app() -> Flask:
