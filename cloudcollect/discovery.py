@@ -23,8 +23,9 @@ also matches ``/`` (``static/*.css`` matches ``static/css/a/b.css``); ``**/`` ad
 matches zero directories (``**/robots.txt`` matches ``robots.txt`` at the root).
 
 Walking uses ``os.scandir`` (names in code-point order, a folder's files before its
-subfolders), one ``stat`` per regular file, and opens nothing. Two names of one folder that
-are equal after NFC normalisation collide like two sources do (the first walked wins). Symlinks are
+subfolders), one ``stat`` per regular file, and opens nothing. Two names of one source that
+are equal after NFC normalisation collide: the one spelled in NFC wins, as it is the file
+Flask opens for the URL ``url_for`` builds (otherwise the first walked wins). Symlinks are
 followed only when their real path stays inside the real path of the static folder; a
 directory that is its own ancestor is a ``symlink loop``; FIFOs, sockets and devices are
 ``not a regular file``. Keys come from :func:`cloudcollect.keys.make_key`; a name that
@@ -141,6 +142,15 @@ def _relative(root: str, path: str) -> str:
     """``path`` (a real path inside ``root``) relative to ``root``, NFC, ``/``-separated."""
     relative = os.path.relpath(path, root)
     return "" if relative == "." else normalize(relative.replace(os.sep, "/"))
+
+
+def _opened_instead(winner: LocalFile, winner_rel: str, source: StaticSource, rel: str) -> bool:
+    """Whether ``rel`` takes the key from ``winner``, a name of one source equal to it after
+    NFC: yes when ``rel`` is spelled in NFC and the winner is not, since that is the file
+    Flask opens for the NFC URL ``url_for`` builds (``café.css`` composed, not decomposed).
+    """
+    same_source = winner.source == source.name
+    return same_source and rel == normalize(rel) and winner_rel != normalize(winner_rel)
 
 
 def _printable(text: str) -> str:
@@ -272,10 +282,13 @@ class _Walker:
             self.invalid.append(Skipped(rel, source.name, f"invalid key: {error}"))
             return
         winner = self.files.get(key)
-        if winner is not None:
+        if winner is not None and not _opened_instead(winner, self.origin[key], source, rel):
             reason = f"shadowed by {winner.source} ({self.origin[key]})"
             self.collisions.append(Skipped(rel, source.name, reason, key))
             return
+        if winner is not None:
+            reason = f"shadowed by {source.name} ({rel})"
+            self.collisions.append(Skipped(self.origin[key], winner.source, reason, key))
         self.files[key] = LocalFile(key, path, target.st_size, target.st_mtime_ns, source.name)
         self.origin[key] = rel
 

@@ -200,20 +200,23 @@ def test_collisions_follow_url_map_order_like_flask_does(tmp_path: Path) -> None
         assert response.data == b"from theme"
 
 
-def test_nfc_and_nfd_names_in_one_folder_collide(tmp_path: Path) -> None:
-    nfc = unicodedata.normalize("NFC", "café.css")
-    nfd = unicodedata.normalize("NFD", "café.css")
-    app = make_app(tmp_path, {nfc: "composed", nfd: "decomposed"})
+@pytest.mark.parametrize("folder", ["", "café/"], ids=["file", "folder"])
+def test_nfc_and_nfd_names_in_one_folder_collide_and_nfc_wins(tmp_path: Path, folder: str) -> None:
+    """The NFC spelling is what Flask opens for the NFC URL; NFD sorts first."""
+    nfc = unicodedata.normalize("NFC", folder + "café.css")
+    nfd = unicodedata.normalize("NFD", folder + "café.css")
+    app = make_app(tmp_path, {nfd: "decomposed", nfc: "composed"})
     if len(os.listdir(tmp_path / "static")) != 2:
         pytest.skip("this filesystem normalises file names")
 
     discovery = run(app)
 
     assert keys(discovery) == ["static/" + nfc]
+    assert discovery.files[0].path.read_text() == "composed"
     [collision] = discovery.collisions
-    assert collision.key == "static/" + nfc
-    assert collision.reason.startswith("shadowed by app")
-    assert {collision.path, discovery.files[0].path.name} == {nfc, nfd}
+    assert (collision.path, collision.key) == (nfd, "static/" + nfc)
+    assert collision.reason == f"shadowed by app ({nfc})"
+    assert_flask_serves_every_key(app, discovery)
 
 
 @pytest.mark.parametrize(

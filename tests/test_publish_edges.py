@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import unicodedata
 from pathlib import Path
 
 import pytest
+from flask import url_for
 
 from cloudcollect import publish
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket, s3_settings
 from tests.support.apps import APP_FILES, make_app, served_files
+from tests.test_urls import allow_anonymous_read, fetch
 
 pytestmark = pytest.mark.seaweedfs
 
@@ -139,3 +143,41 @@ def test_a_prebuilt_gz_beside_its_source_wins_over_the_generated_variant(
     checked = runner.invoke(cloudcollect_command, ["--check"])
     assert checked.exit_code == 0, checked.output
     assert bucket.read(gz) == prebuilt
+
+
+# --- NFC and NFD spellings of one name ------------------------------------------------------
+
+
+def test_the_object_url_for_links_holds_the_file_flask_serves_for_that_url(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    """Both spellings of ``café.css`` in one folder: one key (NFC). Flask opens the NFC
+    spelling for the URL url_for builds, so the object holds that file whatever the walk
+    order (NFD sorts first in code-point order)."""
+    nfc, nfd = (unicodedata.normalize(form, "café.css") for form in ("NFC", "NFD"))
+    files: dict[str, bytes | str] = {f"static/{nfc}": "/* composed */", f"static/{nfd}": "/* x */"}
+    config = {
+        "CLOUDCOLLECT_SERVE_FROM_BUCKET": True,
+        "CLOUDCOLLECT_BUCKET": bucket.name,
+        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
+        "CLOUDCOLLECT_PREFIX": "site/",
+    }
+    app = make_app(tmp_path, config, files)
+    if len(os.listdir(tmp_path / "static")) != 2:
+        pytest.skip("this filesystem normalises file names")
+    allow_anonymous_read(bucket, "site/")
+
+    report = publish(app)
+
+    assert report.exit_code == 0, report.to_dict()
+    [warning] = [w for w in report.warnings if "shadowed" in w]
+    assert warning.startswith(nfd)
+    with app.test_request_context("/"):
+        bucket_url = url_for("static", filename=nfc)
+        local_url = url_for("static", filename=nfc, _cloudcollect=False)
+        assert url_for("static", filename=nfd) == bucket_url
+    with app.test_client().get(local_url) as response:
+        served = response.data
+    assert served == b"/* composed */"
+    assert fetch(bucket_url) == served
+    assert publish(app).counts()["uploaded"] == 0
