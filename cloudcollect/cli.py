@@ -133,6 +133,8 @@ def cloudcollect_command(
         for warning in envvars.warnings(os.environ, app.config, _option_variables()):
             click.echo(f"warning: {warning}", err=True)
     changes: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    if overrides.get("prefix") is None and os.environ.get("CLOUDCOLLECT_PREFIX") == "":
+        changes["prefix"] = ""  # click reads an empty variable as unset; it is explicit
     if delete is not None:
         changes["delete"] = delete
     if workers is not None:

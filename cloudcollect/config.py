@@ -54,7 +54,9 @@ class Settings:
 
     storage: str = _setting("s3", "str", "Backend: s3, filesystem, memory, or 'module:Class'.")
     bucket: str | None = _setting(None, "str?", "Bucket name (required for s3).")
-    prefix: str = _setting("", "str", "Key prefix, normalised to end in '/'.")
+    prefix: str = _setting(
+        "", "str", "Key prefix, normalised to end in '/'; unset: the bucket root."
+    )
     endpoint_url: str | None = _setting(None, "str?", "S3-compatible endpoint URL.")
     region: str | None = _setting(None, "str?", "Region; the AWS default chain when unset.")
     addressing_style: str = _setting(
@@ -150,6 +152,12 @@ def _converted(config: Mapping[str, Any]) -> dict[str, Any]:
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(f"unknown setting {key}{hint}", key=key)
         values[known[key].name] = _convert(key, known[key].metadata["kind"], value)
+    if isinstance(values.get("prefix"), str) and not normalize_prefix(values["prefix"]):
+        raise ConfigError(
+            f"{PREFIX}PREFIX {values['prefix']!r} is empty: leave it unset to publish at the "
+            "bucket root",
+            key=PREFIX + "PREFIX",
+        )
     return values
 
 

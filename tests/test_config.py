@@ -13,7 +13,9 @@ def test_defaults_and_prefix_normalisation() -> None:
     assert settings.prefix == "static/"
     assert settings.storage == "s3"
     assert settings.workers == 16
-    assert settings_from_config({"CLOUDCOLLECT_PREFIX": "/"}).prefix == ""
+    assert settings_from_config({}).prefix == ""  # unset: the bucket root
+    with pytest.raises(ConfigError, match="CLOUDCOLLECT_PREFIX '/' is empty"):
+        settings_from_config({"CLOUDCOLLECT_PREFIX": "/"})
 
 
 def test_unknown_key_is_named_with_a_suggestion() -> None:

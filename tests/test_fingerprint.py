@@ -260,6 +260,8 @@ def fingerprint_app(
         "CLOUDCOLLECT_MANIFEST_PATH": str(folder / "instance/manifest.json"),
         **{f"CLOUDCOLLECT_{key.upper()}": value for key, value in config.items()},
     }
+    if settings["CLOUDCOLLECT_PREFIX"] is None:  # unset: the bucket root
+        del settings["CLOUDCOLLECT_PREFIX"]
     return make_app(folder, settings, SITE_FILES if files is None else files)
 
 
@@ -397,7 +399,7 @@ def test_cleanup_after_three_releases_keeps_recent_releases_and_young_objects(
 
 def test_the_filesystem_storage_gets_hashed_copies_beside_the_originals(tmp_path: Path) -> None:
     target = tmp_path / "www"
-    app = fingerprint_app(tmp_path, storage="filesystem", root=str(target), prefix="")
+    app = fingerprint_app(tmp_path, storage="filesystem", root=str(target), prefix=None)
     storage = FilesystemStorage(target)
 
     run(app, storage)
@@ -542,7 +544,7 @@ def test_the_command_publishes_a_release_and_stops_on_a_cycle_with_exit_2(
     from cloudcollect.cli import cloudcollect_command
 
     target = tmp_path / "www"
-    app = fingerprint_app(tmp_path / "app", storage="filesystem", root=str(target), prefix="")
+    app = fingerprint_app(tmp_path / "app", storage="filesystem", root=str(target), prefix=None)
     result = app.test_cli_runner().invoke(cloudcollect_command, [])
     assert result.exit_code == 0, result.output
     local = json.loads((tmp_path / "app/instance/manifest.json").read_text())

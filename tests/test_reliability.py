@@ -110,7 +110,8 @@ def expected_objects(root: Path, prefix: str = PREFIX) -> dict[str, bytes]:
 
 
 def config(bucket: Bucket, endpoint: str, **extra: object) -> dict[str, object]:
-    return {
+    """The run's settings; ``PREFIX=None`` leaves the prefix unset (the bucket root)."""
+    settings = {
         "CLOUDCOLLECT_BUCKET": bucket.name,
         "CLOUDCOLLECT_ENDPOINT_URL": endpoint,
         "CLOUDCOLLECT_ADDRESSING_STYLE": "path",
@@ -120,6 +121,7 @@ def config(bucket: Bucket, endpoint: str, **extra: object) -> dict[str, object]:
         "CLOUDCOLLECT_MAX_ATTEMPTS": 3,
         **{f"CLOUDCOLLECT_{k}": v for k, v in extra.items()},
     }
+    return {key: value for key, value in settings.items() if value is not None}
 
 
 def proxied_app(
@@ -592,7 +594,7 @@ def test_14_deletion_never_leaves_the_normalised_prefix(
     orphans = {f"{root}static/old.css": b"o", f"{root}admin/static/old.css": b"o"}
     seed(bucket, {**neighbours, **orphans})
     before = snapshot(bucket)
-    app = proxied_app(tmp_path, bucket, fault_proxy, DELETE=True, PREFIX=prefix)
+    app = proxied_app(tmp_path, bucket, fault_proxy, DELETE=True, PREFIX=prefix or None)
     report = publish(app)
     assert report.exit_code == 0, report.to_dict()
     assert sorted(o.key for o in report.with_status("deleted")) == sorted(orphans)
