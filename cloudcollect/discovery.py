@@ -73,7 +73,7 @@ class Skipped:
     path: str  # relative to its static folder (a directory ends in "/"), printable
     source: str
     reason: str
-    key: str | None = None  # the key it had or would have had, when known
+    key: str | None = None  # the key it would have had; a skipped directory's ends in "/"
 
 
 @dataclass(frozen=True)
@@ -293,5 +293,7 @@ class _Walker:
         self.origin[key] = rel
 
     def _skip(self, rel: str, source: StaticSource, reason: str, key: str | None = None) -> None:
-        printable_key = None if key is None else _printable(key)
-        self.skipped.append(Skipped(_printable(rel), source.name, reason, printable_key))
+        """Record a skipped path; its key (a directory's ends in ``/``) stays outside the
+        sync: ``--delete`` never removes it (see ``cloudcollect.deletion``)."""
+        key = key if key is not None else self.prefix + normalize(source.url_prefix + rel)
+        self.skipped.append(Skipped(_printable(rel), source.name, reason, _printable(key)))

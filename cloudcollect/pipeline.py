@@ -13,23 +13,20 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
+from functools import partial
 
 from flask import Flask
 
 from .compress import add_variants, check_storage, compressing
 from .config import Settings
+from .deletion import allowed_deletes, delete_scope, outside_sync
 from .discovery import Discovery, LocalFile, discover
-from .errors import (
-    CloudCollectError,
-    DeletionRefused,
-    Interrupted,
-    StorageError,
-)
+from .errors import CloudCollectError, Interrupted, StorageError
 from .extension import app_settings
 from .fingerprint import local_manifest_path
 from .hashcache import open_cache
 from .headers import headers_for
-from .plan import Action, LocalAsset, Plan, make_plan
+from .plan import LocalAsset, Plan, Step, make_plan
 from .release import Release
 from .remote import RemoteView, read_remote, resolve_unknown, save_state
 from .report import FAILED, PLANNED, UNCHANGED, Outcome, Report
@@ -133,13 +130,14 @@ def _run(
     if release is not None:
         release.take_own(remote.objects, remote.listed)
     _check_cancel(cancel)
-    scope = _delete_scope(discovery, settings) if settings.delete else None
+    scope = delete_scope(discovery, settings) if settings.delete else None
     plan = make_plan(
         assets,
         remote.objects,
         force=force,
         delete_within=scope,
         live_headers=remote.live_headers,
+        outside_sync=outside_sync(discovery),
     )
     if release is not None and scope is not None:
         plan = release.cleanup(plan, remote.objects)  # keep what recent releases use
@@ -147,8 +145,9 @@ def _run(
         on_plan(plan)
     for step in plan.skips:
         report.add(Outcome(step.key, "skip", UNCHANGED, step.reason, step.size))
+    guard = partial(_allowed_deletes, plan, discovery, settings, report, remote, release)
     if dry_run:
-        for step in plan.uploads + plan.deletes:
+        for step in plan.uploads + (guard() or []):  # the real run's guards, same exit code
             report.add(Outcome(step.key, step.action.value, PLANNED, step.reason, step.size))
         return
     try:
@@ -164,10 +163,9 @@ def _run(
     _check_cancel(cancel)
     if release is not None:
         release.finish()  # verify, then the manifest last
-    if settings.delete:
-        if not remote.listed and not report.with_status(FAILED):
-            raise DeletionRefused("the prefix could not be listed: refusing to delete")
-        _delete(plan, discovery, settings, storage, report)
+    deletes = guard()
+    if deletes:
+        delete_keys(deletes, storage, report)
     if storage.stores_headers and remote.listed:
         save_state(assets, remote, report, settings, storage)
 
@@ -265,38 +263,21 @@ def _hasher(settings: Settings) -> Callable[[LocalFile], LocalAsset | Outcome]:
     return hash_one
 
 
-def _delete(
-    plan: Plan, discovery: Discovery, settings: Settings, storage: Storage, report: Report
-) -> None:
-    """Delete orphans, only when every upload succeeded and every guard agrees."""
-    if report.with_status(FAILED):
-        report.deletion_skipped = "some files failed; nothing was deleted"
-        return
-    if not discovery.files:
-        raise DeletionRefused("no static files found: refusing to delete every object")
-    if discovery.missing_folders:
-        missing = ", ".join(discovery.missing_folders)
-        raise DeletionRefused(f"a static folder is missing ({missing}): refusing to delete")
-    deletes = plan.of(Action.DELETE)
-    if len(deletes) > settings.max_delete:
-        raise DeletionRefused(
-            f"{len(deletes)} objects to delete, over CLOUDCOLLECT_MAX_DELETE="
-            f"{settings.max_delete}: refusing to delete"
-        )
-    delete_keys(deletes, storage, report)
-
-
-def _delete_scope(discovery: Discovery, settings: Settings) -> list[str]:
-    """Where deletion may happen: the prefix; with no prefix, each static URL root
-    (``static/``, ``admin/static/``...), never the whole bucket."""
-    if settings.prefix:
-        return [settings.prefix]
-    roots = [source.url_prefix for source in discovery.sources]
-    if "" in roots or not roots:
-        raise DeletionRefused(
-            "a static folder is served at the URL root: set CLOUDCOLLECT_PREFIX to delete"
-        )
-    return sorted(set(roots))
+def _allowed_deletes(
+    plan: Plan,
+    discovery: Discovery,
+    settings: Settings,
+    report: Report,
+    remote: RemoteView,
+    release: Release | None,
+) -> list[Step] | None:
+    """The deletions every guard allows (see ``cloudcollect.deletion``); None: none."""
+    if not settings.delete:
+        return None
+    own = release.own if release is not None else {}
+    return allowed_deletes(
+        plan, discovery, settings, report, listed=remote.listed, remote_keys=[*remote.objects, *own]
+    )
 
 
 #: Stop uploading after this many (at least ``workers``) storage failures in a row: the

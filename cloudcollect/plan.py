@@ -145,6 +145,7 @@ def make_plan(
     force: bool = False,
     delete_within: Sequence[str] | None = None,
     live_headers: Mapping[str, str] | None = None,
+    outside_sync: Iterable[str] = (),
 ) -> Plan:
     """Compare ``local`` with ``remote`` (the listing) and plan each key.
 
@@ -154,7 +155,9 @@ def make_plan(
 
     With ``delete_within`` (normalised prefixes ending in ``/``), remote keys under one of
     them without a local source are planned for deletion; no other key ever is, whatever
-    ``remote`` holds. ``None`` or an empty sequence plans no deletion.
+    ``remote`` holds. ``None`` or an empty sequence plans no deletion. ``outside_sync``
+    lists keys whose local file exists but is left out by a filter (a key ending in ``/``
+    covers everything under it): they are neither uploaded nor deleted.
     """
     uploads: list[Step] = []
     skips: list[Step] = []
@@ -174,10 +177,12 @@ def make_plan(
     if delete_within:
         scope = tuple(delete_within)
         assert all(prefix.endswith("/") for prefix in scope), scope
-        local_keys = {asset.key for asset in local}
+        kept = {asset.key for asset in local}
+        kept.update(key for key in outside_sync if not key.endswith("/"))
+        folders = tuple(key for key in outside_sync if key.endswith("/"))
         deletes = [
             Step(Action.DELETE, key, "no local source", size=obj.size)
             for key, obj in sorted(remote.items())
-            if key.startswith(scope) and key not in local_keys
+            if key.startswith(scope) and key not in kept and not key.startswith(folders)
         ]
     return Plan(tuple(uploads + skips + deletes))

@@ -1,0 +1,113 @@
+"""``--delete``: where it may happen, the guards that refuse it, and the deletion itself.
+
+An orphan is a key under the deletion scope with no local file at all. A key whose local
+file exists but is left out by a filter (exclude, include, the default junk, secret-like
+and hidden rules, a symlink or file type rule) is outside the sync: never deleted.
+
+The guards run in the same order for a dry run and a real run, so both end with the same
+exit code; each refusal is a DeletionRefused (exit 4) and nothing is deleted:
+
+1. any failed key: deletion is skipped (not an error of its own; the run exits 1);
+2. the prefix could not be listed;
+3. no static file at all, or a static folder missing;
+4. a plain run on a prefix that holds a fingerprinting manifest (mode mismatch);
+5. a static source with no file now while the plan deletes what it published;
+6. more deletions than ``CLOUDCOLLECT_MAX_DELETE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from .config import Settings
+from .discovery import Discovery
+from .errors import DeletionRefused
+from .fingerprint import OWN_FOLDER
+from .plan import Action, Plan, Step
+from .report import FAILED, Report
+
+
+def delete_scope(discovery: Discovery, settings: Settings) -> list[str]:
+    """Where deletion may happen: the prefix; with no prefix, each static URL root
+    (``static/``, ``admin/static/``...), never the whole bucket."""
+    if settings.prefix:
+        return [settings.prefix]
+    roots = [source.url_prefix for source in discovery.sources]
+    if "" in roots or not roots:
+        raise DeletionRefused(
+            "a static folder is served at the URL root: set CLOUDCOLLECT_PREFIX to delete"
+        )
+    return sorted(set(roots))
+
+
+def outside_sync(discovery: Discovery) -> list[str]:
+    """Keys of local files the filters left out (a skipped directory's key ends in ``/``)."""
+    return [skipped.key for skipped in discovery.skipped if skipped.key is not None]
+
+
+def allowed_deletes(
+    plan: Plan,
+    discovery: Discovery,
+    settings: Settings,
+    report: Report,
+    *,
+    listed: bool,
+    remote_keys: Collection[str],
+) -> list[Step] | None:
+    """The plan's deletions once every guard agrees; None when failures skip deletion.
+
+    Raises DeletionRefused (exit 4) when a guard refuses. ``remote_keys`` are the keys the
+    listing found under the prefix (cloudcollect's own objects included).
+    """
+    if report.with_status(FAILED):
+        report.deletion_skipped = "some files failed; nothing was deleted"
+        return None
+    if not listed:
+        raise DeletionRefused("the prefix could not be listed: refusing to delete")
+    if not discovery.files:
+        raise DeletionRefused("no static files found: refusing to delete every object")
+    if discovery.missing_folders:
+        missing = ", ".join(discovery.missing_folders)
+        raise DeletionRefused(f"a static folder is missing ({missing}): refusing to delete")
+    deletes = plan.of(Action.DELETE)
+    _check_mode(settings, remote_keys)
+    _check_sources(discovery, settings, deletes)
+    if len(deletes) > settings.max_delete:
+        raise DeletionRefused(
+            f"{len(deletes)} objects to delete, over CLOUDCOLLECT_MAX_DELETE="
+            f"{settings.max_delete}: refusing to delete"
+        )
+    return deletes
+
+
+def _check_mode(settings: Settings, remote_keys: Collection[str]) -> None:
+    """A plain run must not delete a fingerprinted publication (its manifest, history and
+    hashed files would all look like orphans). The other way round is allowed: a
+    fingerprinted run publishes the plain keys too, so it removes only true orphans."""
+    own = settings.prefix + OWN_FOLDER
+    if settings.fingerprint or not any(key.startswith(own) for key in remote_keys):
+        return
+    raise DeletionRefused(
+        f"{own} holds a fingerprinting manifest but CLOUDCOLLECT_FINGERPRINT is off (mode "
+        "mismatch): refusing to delete; to switch to plain publishing, remove that folder "
+        "first (see README, Deletion guarantees)"
+    )
+
+
+def _check_sources(discovery: Discovery, settings: Settings, deletes: list[Step]) -> None:
+    """Refuse when a static source has no file now while the plan deletes keys under its
+    URL prefix (not under a more specific prefix of another source): it published them,
+    and an emptied folder (a missing build step) is more likely than a deliberate wipe."""
+    published = {file.source for file in discovery.files}
+    roots = sorted({settings.prefix + s.url_prefix for s in discovery.sources}, key=len)
+    for source in discovery.sources:
+        if source.name in published:
+            continue
+        root = settings.prefix + source.url_prefix
+        deeper = tuple(r for r in roots if len(r) > len(root) and r.startswith(root))
+        under = [s.key for s in deletes if s.key.startswith(root) and not s.key.startswith(deeper)]
+        if under:
+            raise DeletionRefused(
+                f"static source {source.name} ({source.folder}) has no file but published "
+                f"{len(under)} objects under {root} (first: {under[0]}): refusing to delete"
+            )

@@ -1,0 +1,233 @@
+"""``--delete`` never removes what it should keep (against the real SeaweedFS).
+
+Orphans are keys with no local file at all; filtered-out files are outside the sync; an
+empty prefix given explicitly is an error; a plain run does not delete a fingerprinted
+prefix; each static source is guarded; a dry run ends like the real run; one key that
+breaks DeleteObjects does not block the others; grace is measured by the storage's clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from cloudcollect import publish
+from cloudcollect.cli import cloudcollect_command
+from cloudcollect.errors import ConfigError, DeletionRefused
+from tests.conftest import Bucket
+from tests.support.apps import APP_FILES, make_app
+from tests.support.seaweed import REGION
+
+pytestmark = pytest.mark.seaweedfs
+
+P = "rel/"
+
+
+def app_for(root: Path, bucket: Bucket, files: Any = None, **extra: object) -> Flask:
+    config: dict[str, object] = {
+        "CLOUDCOLLECT_BUCKET": bucket.name,
+        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
+        "CLOUDCOLLECT_ADDRESSING_STYLE": "path",
+        "CLOUDCOLLECT_REGION": REGION,
+        "CLOUDCOLLECT_PREFIX": P,
+        "CLOUDCOLLECT_WORKERS": 4,
+        "CLOUDCOLLECT_MANIFEST_PATH": str(root / "instance/manifest.json"),
+        **{f"CLOUDCOLLECT_{k}": v for k, v in extra.items()},
+    }
+    if config["CLOUDCOLLECT_PREFIX"] is None:
+        del config["CLOUDCOLLECT_PREFIX"]
+    return make_app(root, config, files)
+
+
+def seed(bucket: Bucket, objects: Mapping[str, bytes]) -> None:
+    for key, data in objects.items():
+        bucket.client.put_object(Bucket=bucket.name, Key=key, Body=data)
+
+
+def snapshot(bucket: Bucket) -> dict[str, str]:
+    """Every object in the bucket: key -> ETag."""
+    paginator = bucket.client.get_paginator("list_objects_v2")
+    return {
+        item["Key"]: item["ETag"]
+        for page in paginator.paginate(Bucket=bucket.name)
+        for item in page.get("Contents", [])
+    }
+
+
+def run_cli(app: Flask, *args: str, env: Mapping[str, str] | None = None) -> Any:
+    return app.test_cli_runner().invoke(cloudcollect_command, list(args), env=env)
+
+
+def deleted(report: Any) -> set[str]:
+    return {outcome.key for outcome in report.with_status("deleted")}
+
+
+# ---------------------------------------------------------------- 1: outside the sync
+
+
+def test_excluded_files_are_outside_the_sync_only_keys_without_a_file_are_orphans(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    assert publish(app_for(tmp_path, bucket)).exit_code == 0
+    # Another client stored what the default filters leave out; their files are on disk.
+    filtered = {
+        P + "static/key.pem": b"k",
+        P + "static/.env": b"e",
+        P + "static/.git/config": b"c",
+    }
+    seed(bucket, {**filtered, P + "static/old.css": b"orphan"})
+    narrowed = app_for(
+        tmp_path,
+        bucket,
+        INCLUDE=["static/*", "parent/*"],  # admin/static/admin.css is not included
+        EXCLUDE=["static/img/*"],  # static/img/logo.png is excluded
+        DELETE=True,
+    )
+    report = publish(narrowed)
+    assert report.exit_code == 0, report.to_dict()
+    assert deleted(report) == {P + "static/old.css"}
+    kept = bucket.keys()
+    assert {P + "static/img/logo.png", P + "admin/static/admin.css", *filtered} <= kept
+    again = publish(narrowed, dry_run=True)
+    assert again.counts()["would_delete"] == 0 and again.counts()["would_upload"] == 0
+
+
+# ---------------------------------------------------------------- 2: explicit empty prefix
+
+
+@pytest.mark.parametrize("value", ["", "/", " ", "//"])
+@pytest.mark.parametrize("given", ["option", "environment"])
+def test_an_explicit_empty_prefix_is_exit_2_and_nothing_is_written(
+    tmp_path: Path, bucket: Bucket, value: str, given: str
+) -> None:
+    other_app = {"static/other.css": b"another app at the bucket root"}
+    seed(bucket, other_app)
+    app = app_for(tmp_path, bucket, DELETE=True)
+    if given == "option":
+        result = run_cli(app, "--prefix", value)
+    else:
+        result = run_cli(app, env={"CLOUDCOLLECT_PREFIX": value})
+    assert result.exit_code == 2, result.output
+    assert "CLOUDCOLLECT_PREFIX" in result.output
+    assert bucket.keys() == set(other_app)
+
+
+@pytest.mark.parametrize("value", ["", "/", " "])
+def test_an_empty_prefix_setting_is_a_config_error(
+    tmp_path: Path, bucket: Bucket, value: str
+) -> None:
+    with pytest.raises(ConfigError, match="CLOUDCOLLECT_PREFIX") as info:
+        app_for(tmp_path, bucket, PREFIX=value)
+    assert info.value.key == "CLOUDCOLLECT_PREFIX" and info.value.exit_code == 2
+
+
+def test_the_bucket_root_is_chosen_by_leaving_the_prefix_unset(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    app = app_for(tmp_path, bucket, PREFIX=None)
+    result = run_cli(app)
+    assert result.exit_code == 0, result.output
+    stored = bucket.keys()
+    assert "static/css/site.css" in stored
+
+
+# ---------------------------------------------------------------- 3: mode mismatch
+
+
+def test_a_plain_delete_on_a_fingerprinted_prefix_is_refused(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    fingerprinted = app_for(tmp_path, bucket, FINGERPRINT=True)
+    assert publish(fingerprinted).exit_code == 0
+    before = snapshot(bucket)
+    assert P + ".cloudcollect/manifest.json" in before
+    plain = app_for(tmp_path, bucket, DELETE=True)
+    for dry_run in (True, False):
+        report = publish(plain, dry_run=dry_run)
+        assert report.exit_code == 4, report.to_dict()
+        assert isinstance(report.fatal, DeletionRefused)
+        assert "mode mismatch" in str(report.fatal)
+        assert "CLOUDCOLLECT_FINGERPRINT" in str(report.fatal)
+    assert snapshot(bucket).keys() == before.keys()
+
+
+def test_a_fingerprinted_delete_on_a_plain_prefix_keeps_the_plain_files(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    """The documented switch to fingerprinting: the plain keys are published again."""
+    assert publish(app_for(tmp_path, bucket)).exit_code == 0
+    plain = bucket.keys()
+    report = publish(app_for(tmp_path, bucket, FINGERPRINT=True, DELETE=True))
+    assert report.exit_code == 0, report.to_dict()
+    assert deleted(report) == set()
+    assert plain <= bucket.keys()
+
+
+# ---------------------------------------------------------------- 4: each source guarded
+
+
+def test_an_emptied_source_blocks_deletion_under_it(tmp_path: Path, bucket: Bucket) -> None:
+    assert publish(app_for(tmp_path / "full", bucket)).exit_code == 0
+    before = snapshot(bucket)
+    emptied = {k: v for k, v in APP_FILES.items() if not k.startswith("static/")}
+    emptied["static/.gitkeep"] = ""  # the app's build step did not run
+    app = app_for(tmp_path / "empty", bucket, emptied, DELETE=True)
+    result = run_cli(app)
+    assert result.exit_code == 4, result.output
+    assert "static source app" in result.stderr and "refusing to delete" in result.stderr
+    assert snapshot(bucket) == before
+
+
+# ---------------------------------------------------------------- 5: dry run = real run
+
+
+def _max_delete(tmp_path: Path, bucket: Bucket) -> Flask:
+    seed(bucket, {P + f"static/old{n}.css": b"o" for n in range(3)})
+    return app_for(tmp_path, bucket, DELETE=True, MAX_DELETE=2)
+
+
+def _missing_folder(tmp_path: Path, bucket: Bucket) -> Flask:
+    seed(bucket, {P + "static/old.css": b"o"})
+    files = {k: v for k, v in APP_FILES.items() if not k.startswith("child_static/")}
+    return app_for(tmp_path, bucket, files, DELETE=True)
+
+
+def _mode_mismatch(tmp_path: Path, bucket: Bucket) -> Flask:
+    assert publish(app_for(tmp_path, bucket, FINGERPRINT=True)).exit_code == 0
+    return app_for(tmp_path, bucket, DELETE=True)
+
+
+def _emptied_source(tmp_path: Path, bucket: Bucket) -> Flask:
+    assert publish(app_for(tmp_path / "full", bucket)).exit_code == 0
+    files = {k: v for k, v in APP_FILES.items() if not k.startswith("admin_static/")}
+    (tmp_path / "emptied/admin_static").mkdir(parents=True)
+    return app_for(tmp_path / "emptied", bucket, files, DELETE=True)
+
+
+@pytest.mark.parametrize(
+    "scenario", [_max_delete, _missing_folder, _mode_mismatch, _emptied_source]
+)
+def test_a_dry_run_applies_every_guard_and_exits_like_the_real_run(
+    tmp_path: Path, bucket: Bucket, scenario: Any
+) -> None:
+    app = scenario(tmp_path, bucket)
+    before = snapshot(bucket)
+    dry = run_cli(app, "--dry-run")
+    assert dry.exit_code == 4, dry.output
+    assert "refusing to delete" in dry.stderr
+    assert "delete " not in dry.stdout  # nothing listed as "would delete"
+    assert snapshot(bucket) == before
+    real = run_cli(app)
+    assert real.exit_code == 4, real.output
+    assert {k: v for k, v in snapshot(bucket).items() if k in before} == before
+
+
+def test_a_dry_run_within_every_guard_lists_the_deletions(tmp_path: Path, bucket: Bucket) -> None:
+    seed(bucket, {P + "static/old.css": b"o"})
+    result = run_cli(app_for(tmp_path, bucket, DELETE=True), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert f"delete  {P}static/old.css  (no local source)" in result.stdout
