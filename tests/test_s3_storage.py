@@ -177,6 +177,72 @@ def test_bad_secret_is_fatal_and_never_printed(
     assert bucket.keys() == set()
 
 
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize(
+    ("variable", "value", "code", "reason"),
+    [
+        (
+            "AWS_ACCESS_KEY_ID",
+            "unknown-key-id",
+            "InvalidAccessKeyId",
+            "the store does not know the access key id (InvalidAccessKeyId): check "
+            "AWS_ACCESS_KEY_ID, CLOUDCOLLECT_PROFILE or the endpoint",
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            "wrong-secret-do-not-print-Zq8x",
+            "SignatureDoesNotMatch",
+            "the secret key does not match the access key id (SignatureDoesNotMatch): check "
+            "AWS_SECRET_ACCESS_KEY",
+        ),
+    ],
+)
+def test_a_refused_check_says_which_credential_is_wrong(
+    bucket: Bucket,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    code: str,
+    reason: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    storage = S3Storage.from_settings(s3_settings(bucket))
+    with pytest.raises(FatalStorageError) as raised:
+        storage.check()
+    storage.close()
+    assert raised.value.code == code
+    assert str(raised.value).startswith(f"bucket {bucket.name!r} at {bucket.server.endpoint}")
+    assert str(raised.value).endswith(f": {reason}")
+    assert "wrong-secret" not in str(raised.value) and SECRET_KEY not in str(raised.value)
+
+
+@pytest.mark.seaweedfs
+def test_a_check_refused_by_a_policy_says_so(bucket: Bucket, fault_proxy: FaultProxy) -> None:
+    fault_proxy.add(Fault("HeadBucket", None, error(403, "AccessDenied"), times=None))
+    fault_proxy.add(Fault("ListObjectsV2", None, error(403, "AccessDenied"), times=None))
+    storage = via_proxy(bucket, fault_proxy)
+    with pytest.raises(FatalStorageError) as raised:
+        storage.check()
+    storage.close()
+    assert raised.value.code == "AccessDenied"
+    assert "the store knows the credentials but a policy refuses access (AccessDenied)" in str(
+        raised.value
+    )
+
+
+@pytest.mark.seaweedfs
+def test_a_bare_403_whose_listing_is_allowed_stays_access_denied(
+    bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.add(Fault("HeadBucket", None, error(403, "AccessDenied"), times=None))
+    storage = via_proxy(bucket, fault_proxy)
+    with pytest.raises(FatalStorageError) as raised:
+        storage.check()
+    storage.close()
+    assert raised.value.code == "403"
+    assert "access denied (credentials rejected or no permission)" in str(raised.value)
+
+
 def test_no_credentials_is_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name, raising=False)

@@ -99,6 +99,21 @@ FATAL_CODES = frozenset(
         "InvalidBucketName",
     }
 )
+#: The one-line reason for each way a store refuses credentials or access.
+DENIAL_REASONS: Mapping[str, str] = {
+    "InvalidAccessKeyId": (
+        "the store does not know the access key id (InvalidAccessKeyId): check "
+        "AWS_ACCESS_KEY_ID, CLOUDCOLLECT_PROFILE or the endpoint"
+    ),
+    "SignatureDoesNotMatch": (
+        "the secret key does not match the access key id (SignatureDoesNotMatch): check "
+        "AWS_SECRET_ACCESS_KEY"
+    ),
+    "AccessDenied": (
+        "the store knows the credentials but a policy refuses access (AccessDenied): "
+        "allow s3:ListBucket on the bucket and s3:PutObject under the prefix"
+    ),
+}
 #: What a DeleteObjects answer means when the store cannot do multi-object delete.
 _NO_MULTI_DELETE = frozenset({"MissingContentMD5", "NotImplemented", "InvalidRequest"})
 T = TypeVar("T")
@@ -504,16 +519,36 @@ class S3Storage:
                     message, code="NoSuchBucket", request_id=failure.request_id
                 ) from None
             if failure.code in ("403", "301", "400"):
-                reason = {
-                    "403": "access denied (credentials rejected or no permission)",
+                code, request_id = failure.code, failure.request_id
+                if code == "403":
+                    code, request_id = self._why_denied(failure)
+                reason = DENIAL_REASONS.get(code) or {
                     "301": "the bucket is in another region (set CLOUDCOLLECT_REGION)",
                     "400": "bad request (wrong region or endpoint?)",
-                }[failure.code]
+                }.get(code, "access denied (credentials rejected or no permission)")
                 message = f"bucket {self.bucket!r} at {self._where()}: {reason}"
-                raise FatalStorageError(
-                    message, code=failure.code, request_id=failure.request_id
-                ) from None
+                raise FatalStorageError(message, code=code, request_id=request_id) from None
             raise
+
+    def _why_denied(self, failure: StorageError) -> tuple[str, str | None]:
+        """The S3 code behind HeadBucket's bare 403 (a HEAD answer has no body to name
+        it): the same question as a ListObjectsV2 of no keys, whose error body says
+        InvalidAccessKeyId, SignatureDoesNotMatch or AccessDenied. ``failure``'s code and
+        request id when that answer names nothing more."""
+        try:
+            if (lean := self._reader("ListObjectsV2")) is not None:
+                query = {"list-type": "2", "max-keys": "0"}
+                self._lean_request("ListObjectsV2", None, lean.target.bucket_path(), query)
+            else:
+                self.client.list_objects_v2(Bucket=self.bucket, MaxKeys=0)
+        except StorageError as denied:
+            if denied.code in DENIAL_REASONS:
+                return str(denied.code), denied.request_id
+        except BOTO_ERRORS as error:
+            answer = self._error(error, "ListObjectsV2")
+            if answer.code in DENIAL_REASONS:
+                return str(answer.code), answer.request_id
+        return str(failure.code), failure.request_id
 
     def _head_bucket(self) -> None:
         try:
