@@ -79,6 +79,11 @@ class Report:
         return sum(o.size for o in self.with_status(UPLOADED))
 
     @property
+    def bytes_planned(self) -> int:
+        """What a dry run would upload: the sizes of the planned uploads (0 otherwise)."""
+        return sum(o.size for o in self.with_status(PLANNED, "upload"))
+
+    @property
     def exit_code(self) -> int:
         """0 all done; 1 some keys failed; the fatal error's own code (2, 3, 4, 130...)."""
         if self.fatal is not None:
@@ -91,9 +96,10 @@ class Report:
             head = f"dry run: would upload {c['would_upload']}, would delete {c['would_delete']}"
         else:
             head = f"uploaded {c['uploaded']}, deleted {c['deleted']}"
+        size = self.bytes_planned if self.dry_run else self.bytes_uploaded
         return (
             f"{head}, unchanged {c['unchanged']}, failed {c['failed']}, "
-            f"excluded {c['excluded']}, {_size(self.bytes_uploaded)}, {self.seconds:.2f} s"
+            f"excluded {c['excluded']}, {_size(size)}, {self.seconds:.2f} s"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +109,7 @@ class Report:
             "exit_code": self.exit_code,
             "counts": self.counts(),
             "bytes_uploaded": self.bytes_uploaded,
+            "bytes_planned": self.bytes_planned,
             "seconds": round(self.seconds, 3),
             "fatal": str(self.fatal) if self.fatal else None,
             "deletion_skipped": self.deletion_skipped,

@@ -71,6 +71,21 @@ def test_prefix_and_verbose_overrides(tmp_path: Path, bucket: Bucket) -> None:
     assert bucket.keys() == expected | {f"release/{STATE_NAME}"}
 
 
+def test_dry_run_summary_counts_the_planned_bytes(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    args = ["--storage", "filesystem", "--root", str(tmp_path / "out"), "--dry-run"]
+    result = app.test_cli_runner().invoke(cloudcollect_command, args)
+    assert result.exit_code == 0, result.output
+    planned = sum(len(data) for data in served_files(tmp_path).values())
+    assert planned > 1024  # shown as KiB, one decimal
+    summary = result.stderr.strip().splitlines()[-1]
+    assert f"excluded 3, {planned / 1024:.1f} KiB, " in summary, summary
+    report = app.test_cli_runner().invoke(cloudcollect_command, [*args, "--json"])
+    assert json.loads(report.stdout)["bytes_planned"] == planned
+    assert json.loads(report.stdout)["bytes_uploaded"] == 0
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_override_is_a_usage_error(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     result = app.test_cli_runner().invoke(cloudcollect_command, ["--prefix", "a/../b"])
