@@ -28,6 +28,7 @@ from .check import CheckReport
 from .config import Settings
 from .errors import CloudCollectError
 from .extension import app_settings
+from .keys import printable
 from .plan import Plan
 from .report import FAILED, PLANNED, Outcome, Report
 
@@ -131,7 +132,7 @@ def cloudcollect_command(
     app = _load_app()
     if not quiet:
         for warning in envvars.warnings(os.environ, app.config, _option_variables()):
-            click.echo(f"warning: {warning}", err=True)
+            _echo(f"warning: {warning}", err=True)
     changes: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if overrides.get("prefix") is None and os.environ.get("CLOUDCOLLECT_PREFIX") == "":
         changes["prefix"] = ""  # click reads an empty variable as unset; it is explicit
@@ -227,32 +228,35 @@ def _skip_final_collections() -> None:
     atexit.register(gc.freeze)
 
 
+def _echo(line: str, err: bool = False) -> None:
+    """Print one line with control characters escaped: keys come from other clients too."""
+    click.echo(printable(line), err=err)
+
+
 def _print_report(report: Report, *, as_json: bool, quiet: bool, verbose: bool) -> None:
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+        click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))  # escapes all
     elif isinstance(report, CheckReport):
         for difference in report.differences():
-            click.echo(f"{difference['kind']:<8} {difference['key']}  ({difference['reason']})")
+            _echo(f"{difference['kind']:<8} {difference['key']}  ({difference['reason']})")
     elif report.dry_run and not quiet:
         for outcome in sorted(report.with_status(PLANNED), key=lambda o: o.key):
-            click.echo(f"{outcome.action:<7} {outcome.key}  ({outcome.reason})")
+            _echo(f"{outcome.action:<7} {outcome.key}  ({outcome.reason})")
     if verbose and not as_json:
         for outcome in sorted(report.outcomes, key=lambda o: o.key):
             if outcome.status != PLANNED:
-                click.echo(f"{outcome.status:<9} {outcome.key}  ({outcome.reason})", err=True)
+                _echo(f"{outcome.status:<9} {outcome.key}  ({outcome.reason})", err=True)
     if not quiet:
         for warning in report.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            _echo(f"warning: {warning}", err=True)
         for invalidation in report.invalidations:
             paths = invalidation["paths"]
-            click.echo(f"cloudfront invalidation {invalidation['id']} ({paths} paths)", err=True)
+            _echo(f"cloudfront invalidation {invalidation['id']} ({paths} paths)", err=True)
     for failed in sorted(report.with_status(FAILED), key=lambda o: o.key):
         request = f" request-id {failed.request_id}" if failed.request_id else ""
-        click.echo(
-            f"failed: {failed.key}: {failed.error_code}: {failed.message}{request}", err=True
-        )
+        _echo(f"failed: {failed.key}: {failed.error_code}: {failed.message}{request}", err=True)
     if report.deletion_skipped:
-        click.echo(f"not deleting: {report.deletion_skipped}", err=True)
+        _echo(f"not deleting: {report.deletion_skipped}", err=True)
     if report.fatal is not None:
-        click.echo(f"error: {report.fatal}", err=True)
-    click.echo(report.summary_line(), err=True)
+        _echo(f"error: {report.fatal}", err=True)
+    _echo(report.summary_line(), err=True)

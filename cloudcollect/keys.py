@@ -40,6 +40,26 @@ def normalize_prefix(prefix: str) -> str:
     return stripped + "/"
 
 
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal or in a log: control characters (``\\x01``,
+    ``\\x1b``, ``\\n``...), line and paragraph separators as escapes, and the surrogates
+    left by undecodable file-name bytes as the bytes (``\\xff``). Other text, non-ASCII
+    letters included, is unchanged; so is a backslash."""
+    if text.isprintable():
+        return text
+    return "".join(_escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    category = unicodedata.category(char)
+    if category == "Cs" and 0xDC80 <= ord(char) <= 0xDCFF:  # surrogateescape of a byte
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    if category in ("Cc", "Cs", "Zl", "Zp"):
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return char
+
+
 def validate_segments(path: str) -> None:
     """Raise InvalidKeyError unless every ``/``-separated segment of ``path`` is safe.
 

@@ -1,4 +1,8 @@
-"""The result of a run: one Outcome per key, counts, the exit code, and its JSON form. Pure."""
+"""The result of a run: one Outcome per key, counts, the exit code, and its JSON form. Pure.
+
+Message strings in the JSON form (``fatal``, ``warnings``, each outcome's ``message``) have
+control characters escaped (``\\x01``); keys stay exact, escaped by JSON itself.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import CloudCollectError
+from .keys import printable
 
 # Outcome statuses.
 UPLOADED = "uploaded"
@@ -111,13 +116,21 @@ class Report:
             "bytes_uploaded": self.bytes_uploaded,
             "bytes_planned": self.bytes_planned,
             "seconds": round(self.seconds, 3),
-            "fatal": str(self.fatal) if self.fatal else None,
+            "fatal": printable(str(self.fatal)) if self.fatal else None,
             "deletion_skipped": self.deletion_skipped,
             "invalidations": list(self.invalidations),
-            "warnings": list(self.warnings),
-            "failures": [asdict(o) for o in self.with_status(FAILED)],
-            "outcomes": [asdict(o) for o in sorted(self.outcomes, key=lambda o: o.key)],
+            "warnings": [printable(warning) for warning in self.warnings],
+            "failures": [_entry(o) for o in self.with_status(FAILED)],
+            "outcomes": [_entry(o) for o in sorted(self.outcomes, key=lambda o: o.key)],
         }
+
+
+def _entry(outcome: Outcome) -> dict[str, Any]:
+    """An outcome for the JSON report: the exact key (JSON escapes it), messages escaped."""
+    entry = asdict(outcome)
+    if outcome.message is not None:
+        entry["message"] = printable(outcome.message)
+    return entry
 
 
 def _size(count: int) -> str:

@@ -8,6 +8,7 @@ breaks DeleteObjects does not block the others; grace is measured by the storage
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from cloudcollect.cli import cloudcollect_command
 from cloudcollect.errors import ConfigError, DeletionRefused
 from tests.conftest import Bucket
 from tests.support.apps import APP_FILES, make_app
+from tests.support.faultproxy import Fault, FaultProxy, error
 from tests.support.seaweed import REGION
 
 pytestmark = pytest.mark.seaweedfs
@@ -231,3 +233,48 @@ def test_a_dry_run_within_every_guard_lists_the_deletions(tmp_path: Path, bucket
     result = run_cli(app_for(tmp_path, bucket, DELETE=True), "--dry-run")
     assert result.exit_code == 0, result.output
     assert f"delete  {P}static/old.css  (no local source)" in result.stdout
+
+
+# ---------------------------------------------------------------- 6: one bad key
+
+#: A key another client stored with control characters (an ANSI escape and \x01): XML 1.0
+#: cannot carry \x01, so SeaweedFS answers DeleteObjects with MalformedXML.
+BAD = P + "static/bad\x1b[31m\x01.css"
+
+
+def test_a_key_that_breaks_delete_objects_does_not_block_the_others(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    app = app_for(tmp_path, bucket, DELETE=True)
+    seed(bucket, {BAD: b"another client", P + "static/old.css": b"o"})
+    result = run_cli(app, "-v")
+    assert result.exit_code == 0, ascii(result.output)
+    assert bucket.keys().isdisjoint({BAD, P + "static/old.css"})
+    assert "\x1b" not in result.output and "\x01" not in result.output
+    assert f"deleted   {P}static/bad\\x1b[31m\\x01.css" in result.stderr
+
+    seed(bucket, {BAD: b"again", P + "static/old.css": b"o"})
+    result = run_cli(app, "--json")
+    assert result.exit_code == 0, ascii(result.output)
+    report = json.loads(result.stdout)
+    assert {o["key"] for o in report["outcomes"] if o["status"] == "deleted"} == {
+        BAD,
+        P + "static/old.css",
+    }
+
+
+def test_a_bad_key_that_cannot_be_deleted_is_reported_escaped(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.add(Fault("DeleteObject", "*bad*", error(500, "InternalError"), times=None))
+    app = app_for(tmp_path, bucket, DELETE=True, ENDPOINT_URL=fault_proxy.url, MAX_ATTEMPTS=1)
+    seed(bucket, {BAD: b"another client", P + "static/old.css": b"o"})
+    result = run_cli(app)
+    assert result.exit_code == 1, ascii(result.output)
+    stored = bucket.keys()
+    assert P + "static/old.css" not in stored and BAD in stored
+    assert f"failed: {P}static/bad\\x1b[31m\\x01.css: 500" in result.stderr
+    assert "\x1b" not in result.output and "\x01" not in result.output
+    report = json.loads(run_cli(app, "--json").stdout)
+    failure = report["failures"][0]
+    assert failure["key"] == BAD and "\x01" not in failure["message"]

@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from cloudcollect.errors import InvalidKeyError
-from cloudcollect.keys import make_key, normalize_prefix, quote_key
+from cloudcollect.keys import make_key, normalize_prefix, printable, quote_key
 
 
 def test_keys_are_nfc() -> None:
@@ -51,3 +51,9 @@ def test_quote_key_encodes_plus_space_and_reserved() -> None:
     assert quote_key("static/a b+c%d#e?f.css") == "static/a%20b%2Bc%25d%23e%3Ff.css"
     assert quote_key("static/日本.css") == "static/%E6%97%A5%E6%9C%AC.css"
     assert quote_key("static/a~b-c_d.e") == "static/a~b-c_d.e"
+
+
+def test_printable_escapes_control_characters_and_undecodable_bytes_only() -> None:
+    assert printable("static/é ü.css") == "static/é ü.css"
+    assert printable("a\x01b\x1b[31m\n\u2028") == "a\\x01b\\x1b[31m\\x0a\\u2028"
+    assert printable("bad\udcff.css") == "bad\\xff.css"

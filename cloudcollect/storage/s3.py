@@ -118,6 +118,9 @@ DENIAL_REASONS: Mapping[str, str] = {
 _NO_MULTI_DELETE = frozenset({"MissingContentMD5", "NotImplemented", "InvalidRequest"})
 T = TypeVar("T")
 _MISSING_KEY = frozenset({"NoSuchKey", "404"})
+#: DeleteObjects refused for one key in the batch (a control character, which XML 1.0
+#: cannot carry): that batch is deleted key by key, so the other keys still go.
+_ONE_BAD_KEY = frozenset({"MalformedXML"})
 _TLS_HINT = "set CLOUDCOLLECT_CA_BUNDLE for a private CA"
 
 #: HTTP header (Title-Case, as headers.py produces) -> PutObject/CreateMultipartUpload param.
@@ -843,7 +846,8 @@ class S3Storage:
     def delete(self, keys: Sequence[str]) -> _Failures:
         """DeleteObjects (Quiet) in batches of 1000; per-key errors become DeleteFailure.
 
-        Stores without multi-object delete (MissingContentMD5, NotImplemented) get one
+        Stores without multi-object delete (MissingContentMD5, NotImplemented), and a
+        batch refused as MalformedXML (a key with a control character), get one
         DeleteObject per key. Missing keys are not failures.
         """
         failures: _Failures = []
@@ -859,7 +863,7 @@ class S3Storage:
             )
         except BOTO_ERRORS as error:
             failure = self._error(error, "DeleteObjects")
-            if failure.code in _NO_MULTI_DELETE:
+            if failure.code in _NO_MULTI_DELETE or failure.code in _ONE_BAD_KEY:
                 return self._delete_one_by_one(keys)
             raise failure from None
         return [
