@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .errors import FingerprintError
+from .jsondoc import load_json
 from .plan import LocalAsset
 from .rewrite import SOURCEMAP, Reference, apply, is_rewritable, references, rewritten_url, target
 from .storage.base import RemoteObject
@@ -92,7 +93,7 @@ def encode_manifest(manifest: Manifest) -> bytes:
 def decode_manifest(data: bytes, where: str) -> Manifest:
     """Parse a manifest; FingerprintError naming ``where`` when it is not one we can read."""
     try:
-        document = json.loads(data)
+        document = load_json(data)
         if document["version"] != MANIFEST_VERSION:
             raise ValueError(f"version {document['version']!r}")
         files = {str(k): str(v) for k, v in document["files"].items()}

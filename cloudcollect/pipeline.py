@@ -26,10 +26,12 @@ from .extension import app_settings
 from .fingerprint import local_manifest_path
 from .hashcache import open_cache
 from .headers import headers_for
+from .lease import Lease, lease_key
 from .plan import LocalAsset, Plan, Step, make_plan
 from .release import Release
 from .remote import RemoteView, read_remote, resolve_unknown, save_state
 from .report import FAILED, PLANNED, UNCHANGED, Outcome, Report
+from .state import state_key
 from .storage.base import Storage
 from .sync import Progress, delete_keys, run_parallel, upload_step
 
@@ -69,6 +71,7 @@ def publish(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
             listing = lister.submit(_check_and_list, settings, storage)  # while discovering
             discovery = discover(app, settings)
+            _drop_own_keys(discovery, settings, report)
             _record_discovery(discovery, report)
             if settings.fingerprint:
                 release = _release(app, settings, storage, report, clock)
@@ -150,6 +153,9 @@ def _run(
         for step in plan.uploads + (guard() or []):  # the real run's guards, same exit code
             report.add(Outcome(step.key, step.action.value, PLANNED, step.reason, step.size))
         return
+    lease = Lease(storage, settings.prefix, remote.lease)  # taken before the first write
+    if plan.uploads:
+        lease.take()
     try:
         run_parallel(
             sorted(plan.uploads, key=lambda step: -step.size),  # no big file at the tail
@@ -162,12 +168,13 @@ def _run(
         _note_not_done(plan, report)
     _check_cancel(cancel)
     if release is not None:
-        release.finish()  # verify, then the manifest last
+        release.finish(lease.hold)  # verify, then the manifest last
     deletes = guard()
     if deletes:
+        lease.hold("the deletions")
         delete_keys(deletes, storage, report)
     if storage.stores_headers and remote.listed:
-        save_state(assets, remote, report, settings, storage)
+        save_state(assets, remote, report, settings, storage, lease)
 
 
 def _hash_while_listing(
@@ -193,6 +200,8 @@ def _hash_while_listing(
 
     _hash_files(files, _hasher(settings), keep, _hashing_threads(settings))
     remote = listing.result()
+    for problem in remote.problems:
+        report.warn(problem)
     if derive is not None:
         assets = derive(assets)
     assets = add_variants(assets, settings, report.warn, (file.key for file in files))
@@ -324,6 +333,14 @@ def _note_not_done(plan: Plan, report: Report) -> None:
         report.warn(
             f"stopped early: {len(missing)} of {len(plan.uploads)} planned uploads not done"
         )
+
+
+def _drop_own_keys(discovery: Discovery, settings: Settings, report: Report) -> None:
+    """A static file whose key is the state object's or the lease's is never published."""
+    own = {state_key(settings.prefix), lease_key(settings.prefix)}
+    for file in [file for file in discovery.files if file.key in own]:
+        report.warn(f"{file.path} is not published: {file.key} is cloudcollect's own object")
+        discovery.files.remove(file)
 
 
 def _record_discovery(discovery: Discovery, report: Report) -> None:

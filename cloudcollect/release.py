@@ -25,6 +25,7 @@ import os
 import shutil
 import tempfile
 import weakref
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -44,8 +45,8 @@ from .fingerprint import (
     release_of,
     removable,
 )
+from .lease import LIST_DENIED
 from .plan import Action, LocalAsset, Plan, Step
-from .remote import LIST_DENIED
 from .report import FAILED, UPLOADED, Outcome, Report
 from .storage.base import RemoteObject, Storage, put_bytes
 
@@ -133,8 +134,11 @@ class Release:
         except FingerprintError as error:
             raise DeletionRefused(f"{error}: refusing to delete") from None
 
-    def finish(self) -> None:
-        """Verify the hashed keys, publish the manifest last, write the local file."""
+    def finish(self, guard: Callable[[str], None] | None = None) -> None:
+        """Verify the hashed keys, publish the manifest last, write the local file.
+
+        ``guard(what)`` runs before the manifest is written to the storage (the release
+        lease's check: it raises when a newer run took over)."""
         assert self.manifest is not None
         if self.report.with_status(FAILED):
             self.report.warn(
@@ -144,6 +148,8 @@ class Release:
         self._verify()
         data = encode_manifest(self.manifest)
         if self.manifest is not self.current:
+            if guard is not None:
+                guard("the manifest")
             self._put(history_key(self.prefix, self.manifest.release), data)
             self._put(current_manifest_key(self.prefix), data)
         path = self.settings.manifest_path

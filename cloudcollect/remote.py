@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from .config import Settings
 from .errors import FatalStorageError, StorageError
+from .lease import LIST_DENIED, Lease, lease_key, lease_run
 from .plan import LocalAsset, needs_head
 from .report import UNCHANGED, UPLOADED, Report
-from .state import Recorded, decode, encode, headers_digest, merge, state_key
+from .state import Recorded, encode, headers_digest, merge, read_state, state_key
 from .storage.base import RemoteObject, Storage, put_bytes
 from .sync import run_parallel
 
@@ -29,26 +30,39 @@ class RemoteView:
     live_headers: dict[str, str] | None  # key -> headers_digest; None: no headers stored
     recorded: dict[str, Recorded]  # the state object's entries as read
     listed: bool = True  # False: listing denied, ``objects`` holds only what HEAD found
-
-
-#: Codes a listing can fail with when the credentials may write but not list (no
-#: s3:ListBucket): then every key is checked with HEAD and nothing is deleted.
-LIST_DENIED = frozenset({"AccessDenied", "403"})
+    lease: bytes | None = None  # the release lease as listed (cloudcollect.lease)
+    problems: tuple[str, ...] = ()  # why the state object was ignored, for the report
 
 
 def read_remote(settings: Settings, storage: Storage) -> RemoteView:
-    """List the prefix; read the state object when the listing shows one."""
-    key = state_key(settings.prefix)
+    """List the prefix; read the lease and the state object when the listing shows them.
+
+    The state object is ignored when it is corrupt or when the lease names another run
+    (an overlapping release, see ``cloudcollect.lease``); ``problems`` says why.
+    """
+    key, lease_at = state_key(settings.prefix), lease_key(settings.prefix)
     try:
         objects = {obj.key: obj for obj in storage.list(settings.prefix)}
     except FatalStorageError as error:
         if error.code not in LIST_DENIED:
             raise
-        return RemoteView({}, {} if storage.stores_headers else None, {}, listed=False)
+        lease = Lease.read(storage, lease_at)
+        return RemoteView({}, {} if storage.stores_headers else None, {}, False, lease)
+    lease = storage.get(lease_at) if objects.pop(lease_at, None) is not None else None
     raw = storage.get(key) if objects.pop(key, None) is not None else None
-    recorded = decode(raw)
+    state = read_state(raw)
+    recorded, problems = state.entries, []
+    if state.problem is not None:
+        problems.append(f"state object {key} is corrupt ({state.problem}): ignored")
+    elif recorded and lease is not None and state.run != lease_run(lease):
+        problems.append(
+            f"state object {key} was not written by the run holding the release lease "
+            "(overlapping releases): ignored, every file is checked with HEAD"
+        )
+        recorded = {}
     merged, digests = merge(objects, recorded)
-    return RemoteView(merged, digests if storage.stores_headers else None, recorded)
+    headers = digests if storage.stores_headers else None
+    return RemoteView(merged, headers, recorded, True, lease, tuple(problems))
 
 
 def save_state(
@@ -57,8 +71,11 @@ def save_state(
     report: Report,
     settings: Settings,
     storage: Storage,
+    lease: Lease,
 ) -> None:
-    """Record every key now known to be right (uploaded or unchanged); write only if new."""
+    """Record every key now known to be right (uploaded or unchanged); write only if new
+    or if this run took the lease (the state must name the run holding it). The lease is
+    checked before and after the write (LeaseLost: a newer run took over)."""
     by_key = {asset.key: asset for asset in assets}
     entries: dict[str, Recorded] = {}
     for outcome in report.outcomes:
@@ -71,8 +88,10 @@ def save_state(
         else:
             etag = listed.etag if listed is not None else None
         entries[outcome.key] = Recorded(etag, asset.md5, headers_digest(asset.headers))
-    if entries != remote.recorded:
-        put_bytes(storage, state_key(settings.prefix), encode(entries), STATE_HEADERS)
+    if entries != remote.recorded or lease.taken:
+        lease.hold("the state object")
+        put_bytes(storage, state_key(settings.prefix), encode(entries, lease.run), STATE_HEADERS)
+        lease.hold("the state object")
 
 
 def resolve_unknown(

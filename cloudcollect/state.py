@@ -7,8 +7,9 @@ the listing still shows that ETag (or, where a store reports no ETag, that MD5):
 the MD5 and the headers are known without a HEAD. So a changed header rule or MIME type
 reaches unchanged objects on the next run, and a no-op run needs no HEAD at all.
 
-A missing, unreadable or foreign state object is simply ignored (then undecidable keys
-get a HEAD, as without state).
+A missing or foreign state object is simply ignored, a corrupt one (not JSON, nested too
+deeply...) with a warning; then undecidable keys get a HEAD, as without state. A state
+object is also ignored when the release lease names another run (``cloudcollect.lease``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from .hashing import plain_md5_from_etag
+from .jsondoc import load_json
 from .storage.base import RemoteObject
 
 STATE_NAME = ".cloudcollect-state.json"
@@ -67,11 +69,12 @@ def _digest(items: tuple[tuple[str, str], ...]) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:20]
 
 
-def encode(entries: Mapping[str, Recorded]) -> bytes:
+def encode(entries: Mapping[str, Recorded], run: str | None = None) -> bytes:
     """The state object's bytes: deterministic, so an unchanged state is never rewritten.
 
     Compact, as it is read on every run: each distinct headers digest is stored once
     (objects refer to it by index) and an MD5 equal to the plain ETag is left out.
+    ``run`` is the id of the run that writes it (see ``cloudcollect.lease``).
     """
     digests = sorted({r.headers for r in entries.values()})
     index = {digest: n for n, digest in enumerate(digests)}
@@ -79,29 +82,52 @@ def encode(entries: Mapping[str, Recorded]) -> bytes:
         key: [r.etag, None if plain_md5_from_etag(r.etag) == r.md5 else r.md5, index[r.headers]]
         for key, r in sorted(entries.items())
     }
-    document = {"version": VERSION, "headers": digests, "objects": objects}
+    document: dict[str, object] = {"version": VERSION, "headers": digests, "objects": objects}
+    if run is not None:
+        document["run"] = run
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def decode(data: bytes | None) -> dict[str, Recorded]:
     """Entries from a state object's bytes; ``{}`` for None or anything unexpected."""
+    return read_state(data).entries
+
+
+@dataclass(frozen=True)
+class StateDocument:
+    """A state object as read: its entries, the run that wrote it, and ``problem`` (why
+    it was ignored) when it is present but corrupt (not JSON, nested too deeply...)."""
+
+    entries: dict[str, Recorded]
+    run: str | None = None
+    problem: str | None = None
+
+
+def read_state(data: bytes | None) -> StateDocument:
+    """Parse a state object; a foreign version is ignored silently, a corrupt one with
+    ``problem`` set. Never raises (RecursionError included)."""
     if not data:
-        return {}
+        return StateDocument({})
     try:
-        document = json.loads(data)
+        document = load_json(data)
         if document.get("version") != VERSION:
-            return {}
-        digests = [str(digest) for digest in document["headers"]]
-        entries: dict[str, Recorded] = {}
-        for key, (etag, md5, digest) in document["objects"].items():
-            if not (etag is None or isinstance(etag, str)) or isinstance(digest, bool):
-                continue
-            md5 = md5 if md5 is not None else plain_md5_from_etag(etag)
-            if md5 is not None:
-                entries[str(key)] = Recorded(etag, str(md5), digests[digest])
-        return entries
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
-        return {}
+            return StateDocument({})
+        run = document.get("run")
+        return StateDocument(_entries(document), run if isinstance(run, str) else None)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as error:
+        return StateDocument({}, problem=f"{type(error).__name__}: {str(error)[:100]}")
+
+
+def _entries(document: dict[str, object]) -> dict[str, Recorded]:
+    digests = [str(digest) for digest in document["headers"]]  # type: ignore[attr-defined]
+    entries: dict[str, Recorded] = {}
+    for key, (etag, md5, digest) in document["objects"].items():  # type: ignore[attr-defined]
+        if not (etag is None or isinstance(etag, str)) or isinstance(digest, bool):
+            continue
+        md5 = md5 if md5 is not None else plain_md5_from_etag(etag)
+        if md5 is not None:
+            entries[str(key)] = Recorded(etag, str(md5), digests[digest])
+    return entries
 
 
 def _normal_etag(etag: str | None) -> str | None:

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 
 from cloudcollect.cli import cloudcollect_command
+from cloudcollect.lease import LEASE_NAME
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket
 from tests.support.apps import make_app, served_files
@@ -44,7 +45,7 @@ def test_json_report_then_nothing_to_do(tmp_path: Path, bucket: Bucket) -> None:
     report = json.loads(first.stdout)
     assert report["counts"]["uploaded"] == len(served_files(tmp_path))
     assert report["exit_code"] == 0
-    assert bucket.keys() == set(served_files(tmp_path)) | {STATE_NAME}
+    assert bucket.keys() == set(served_files(tmp_path)) | {STATE_NAME, LEASE_NAME}
     second = runner.invoke(cloudcollect_command, [*s3_args(bucket), "--json"])
     assert json.loads(second.stdout)["counts"]["uploaded"] == 0
     assert "uploaded 0, deleted 0, unchanged 7" in second.stderr
@@ -68,7 +69,7 @@ def test_prefix_and_verbose_overrides(tmp_path: Path, bucket: Bucket) -> None:
     assert result.exit_code == 0, result.output
     assert "uploaded  release/static/css/site.css  (new)" in result.stderr
     expected = {f"release/{key}" for key in served_files(tmp_path)}
-    assert bucket.keys() == expected | {f"release/{STATE_NAME}"}
+    assert bucket.keys() == expected | {f"release/{STATE_NAME}", f"release/{LEASE_NAME}"}
 
 
 def test_dry_run_summary_counts_the_planned_bytes(tmp_path: Path) -> None:

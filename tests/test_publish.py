@@ -10,6 +10,7 @@ import pytest
 
 from cloudcollect import MemoryStorage, publish
 from cloudcollect.extension import app_settings
+from cloudcollect.lease import LEASE_NAME
 from cloudcollect.pipeline import SERIAL_HASH_MAX
 from cloudcollect.report import Report
 from cloudcollect.state import STATE_NAME
@@ -40,9 +41,9 @@ def test_publishes_exactly_what_flask_serves(tmp_path: Path) -> None:
     report = publish(app, storage=storage)
     assert report.exit_code == 0, report.to_dict()
     expected = served_files(tmp_path)
-    published = {k: v.data for k, v in storage.objects.items() if k != STATE_NAME}
+    published = {k: v.data for k, v in storage.objects.items() if k not in (STATE_NAME, LEASE_NAME)}
     assert published == expected
-    assert set(storage.objects) - set(expected) == {STATE_NAME}
+    assert set(storage.objects) - set(expected) == {STATE_NAME, LEASE_NAME}
     client = app.test_client()
     for key, data in expected.items():
         response = client.get("/" + key)
@@ -161,7 +162,7 @@ def test_seaweedfs_round_trip_and_reruns(tmp_path: Path, bucket: Bucket) -> None
     first = publish(app)
     assert first.exit_code == 0, first.to_dict()
     expected = served_files(tmp_path)
-    assert bucket.keys() == set(expected) | {STATE_NAME}
+    assert bucket.keys() == set(expected) | {STATE_NAME, LEASE_NAME}
     for key, data in expected.items():
         assert bucket.read(key) == data
     assert bucket.head("static/js/site.js")["ContentType"] == "text/javascript; charset=utf-8"
@@ -257,7 +258,7 @@ def test_seaweedfs_example_app_bucket_holds_exactly_what_flask_serves(bucket: Bu
     app = create_app(s3_config(bucket))
     report = publish(app)
     assert report.exit_code == 0, report.to_dict()
-    keys = bucket.keys() - {STATE_NAME}
+    keys = bucket.keys() - {STATE_NAME, LEASE_NAME}
     folders = {
         "static/": Path(app.static_folder or ""),
         "admin/static/": Path(app.blueprints["admin"].static_folder or ""),

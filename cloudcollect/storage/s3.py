@@ -583,6 +583,7 @@ class S3Storage:
 
     def _fast_pages(self, prefix: str) -> Iterator[tuple[_Objects, str | None]]:
         token: str | None = None
+        bound = ListingBound(f"ListObjectsV2 {prefix!r}")
         while True:
             raw = self._raw_page(prefix, token)
             if raw is None:
@@ -594,6 +595,7 @@ class S3Storage:
             yield objects, next_token
             if next_token is None:
                 return
+            bound.next_page(next_token, len(objects))
             token = next_token
 
     def _raw_page(self, prefix: str, token: str | None) -> bytes | None:
@@ -894,6 +896,37 @@ class S3Storage:
             self._lean.close()
         if self._client is not None:
             self._client.close()
+
+
+class ListingBound:
+    """Ends a listing that would never end: a continuation token seen before (a loop of
+    any length), or :data:`EMPTY_PAGES_MAX` truncated pages in a row without one object,
+    is a FatalStorageError (code ``ListingLoop``, exit 3) instead of an endless loop."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.tokens: set[str] = set()
+        self.empty = 0
+
+    def next_page(self, token: str, objects: int) -> None:
+        """Check the token of the next page after a page of ``objects`` objects."""
+        self.empty = 0 if objects else self.empty + 1
+        if token in self.tokens or self.empty >= EMPTY_PAGES_MAX:
+            problem = (
+                "repeated a continuation token"
+                if token in self.tokens
+                else f"returned {self.empty} empty truncated pages in a row"
+            )
+            raise FatalStorageError(
+                f"{self.where}: the listing {problem}; the store's listing never ends",
+                code="ListingLoop",
+            )
+        self.tokens.add(token)
+
+
+#: Truncated listing pages without one object, in a row, after which a listing is
+#: taken for one that never ends.
+EMPTY_PAGES_MAX = 100
 
 
 class _FastPathUnavailable(Exception):

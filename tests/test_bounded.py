@@ -1,0 +1,132 @@
+"""Bounded in time, clean on every input: hostile documents and endpoints, against a real
+SeaweedFS (through the fault proxy where requests are counted)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask, url_for
+
+from cloudcollect import publish
+from cloudcollect.errors import FingerprintError
+from tests.conftest import Bucket
+from tests.support.apps import make_app
+from tests.support.faultproxy import Action, Fault, FaultProxy
+from tests.support.seaweed import REGION
+
+pytestmark = pytest.mark.seaweedfs
+
+PREFIX = "bd/"
+FILES: dict[str, bytes | str] = {"static/css/site.css": "a {}", "static/js/app.js": "1;"}
+#: 400 KB of nested arrays: json.loads raises RecursionError on it.
+DEEP = b"[" * 400_000
+
+
+def app_for(root: Path, bucket: Bucket, endpoint: str, **extra: Any) -> Flask:
+    config = {
+        "CLOUDCOLLECT_BUCKET": bucket.name,
+        "CLOUDCOLLECT_ENDPOINT_URL": endpoint,
+        "CLOUDCOLLECT_REGION": REGION,
+        "CLOUDCOLLECT_PREFIX": PREFIX,
+        "CLOUDCOLLECT_MAX_ATTEMPTS": 2,
+        **{f"CLOUDCOLLECT_{k}": v for k, v in extra.items()},
+    }
+    return make_app(root, config, FILES)
+
+
+def put(bucket: Bucket, key: str, body: bytes) -> None:
+    bucket.client.put_object(Bucket=bucket.name, Key=key, Body=body)
+
+
+def test_a_deeply_nested_state_object_is_ignored_with_a_warning(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    app = app_for(tmp_path, bucket, bucket.server.endpoint)
+    assert publish(app).exit_code == 0
+    put(bucket, PREFIX + ".cloudcollect-state.json", DEEP)
+
+    report = publish(app)
+
+    assert report.exit_code == 0, report.to_dict()
+    assert any("state object" in w and "corrupt" in w for w in report.warnings), report.warnings
+    assert report.with_status("uploaded") == []  # the keys were checked with HEAD instead
+    again = publish(app)  # the state object was written anew
+    assert not [w for w in again.warnings if "state object" in w], again.warnings
+
+
+def serving_app(tmp_path: Path, bucket: Bucket, proxy: FaultProxy, strict: bool) -> Flask:
+    return app_for(
+        tmp_path,
+        bucket,
+        proxy.url,
+        FINGERPRINT=True,
+        SERVE_FROM_BUCKET=True,
+        BASE_URL="https://cdn.example/",
+        MANIFEST_SOURCE="bucket",
+        MANIFEST_STRICT=strict,
+    )
+
+
+def test_a_deeply_nested_strict_manifest_is_an_error_naming_the_object(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    put(bucket, PREFIX + ".cloudcollect/manifest.json", DEEP)
+    app = serving_app(tmp_path, bucket, fault_proxy, strict=True)
+
+    with app.test_request_context(), pytest.raises(FingerprintError) as raised:
+        url_for("static", filename="css/site.css")
+
+    assert ".cloudcollect/manifest.json" in str(raised.value)
+    assert "unreadable manifest" in str(raised.value)
+
+
+def test_a_deeply_nested_lenient_manifest_warns_once_and_serves_plain_urls(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    put(bucket, PREFIX + ".cloudcollect/manifest.json", DEEP)
+    app = serving_app(tmp_path, bucket, fault_proxy, strict=False)
+
+    with caplog.at_level(logging.WARNING), app.test_request_context():
+        urls = [url_for("static", filename=name) for name in ("css/site.css", "js/app.js") * 3]
+
+    assert urls[:2] == [
+        "https://cdn.example/bd/static/css/site.css",
+        "https://cdn.example/bd/static/js/app.js",
+    ]
+    assert len(fault_proxy.requests("GetObject")) == 1
+    warnings = [r for r in caplog.records if "manifest" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+
+
+def looping_listing() -> Action:
+    """Forward a ListObjectsV2 and answer its page as truncated, always with one token."""
+
+    def run(exchange: Any, fault: Fault) -> None:
+        response = exchange.forward()
+        body = re.sub(
+            rb"<IsTruncated>false</IsTruncated>",
+            b"<IsTruncated>true</IsTruncated><NextContinuationToken>LOOP</NextContinuationToken>",
+            response.body,
+        )
+        exchange.respond(200, "OK", [("Content-Type", "application/xml")], body)
+
+    return Action("looping_listing", run)
+
+
+def test_a_listing_that_repeats_its_continuation_token_is_fatal(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    # times=50: without the guard the run would list 50 pages, then get SeaweedFS's own answer
+    fault_proxy.add(Fault("ListObjectsV2", None, looping_listing(), times=50))
+    app = app_for(tmp_path, bucket, fault_proxy.url)
+
+    report = publish(app)
+
+    assert report.exit_code == 3, report.to_dict()
+    assert "repeated a continuation token" in str(report.fatal)
+    assert len(fault_proxy.requests("ListObjectsV2")) == 2
+    assert fault_proxy.writes() == []
