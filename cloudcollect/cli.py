@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -27,6 +28,7 @@ from . import envvars
 from .check import CheckReport
 from .config import Settings
 from .errors import CloudCollectError
+from .eta import Estimator, cost, format_seconds
 from .extension import app_settings
 from .keys import printable
 from .plan import Plan
@@ -62,22 +64,36 @@ def _signals_cancel(cancel: _Cancel) -> Iterator[None]:
 
 
 class _ProgressBar:
-    """A click progress bar over the planned uploads, shown only on a terminal."""
+    """A click progress bar over the planned uploads, shown only on a terminal.
 
-    def __init__(self, enabled: bool) -> None:
+    It advances by each upload's cost (bytes plus a request's worth, ``cloudcollect.eta``)
+    and shows that module's estimate instead of click's files-per-second one.
+    """
+
+    def __init__(self, enabled: bool, workers: int = 1) -> None:
         self.enabled = enabled
+        self.workers = workers
         self.bar: Any = None
+        self.eta: Estimator | None = None
 
     def start(self, plan: Plan) -> None:
         if self.enabled and plan.uploads:
+            sizes = [step.size for step in plan.uploads]
+            self.eta = Estimator(sizes, self.workers, time.monotonic())
             self.bar = click.progressbar(
-                length=len(plan.uploads), label="uploading", file=sys.stderr
+                length=self.eta.total,
+                label="uploading",
+                file=sys.stderr,
+                show_eta=False,
+                item_show_func=lambda text: text,
             )
             self.bar.__enter__()
 
     def __call__(self, outcome: Outcome, **_: Any) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
+        if self.bar is not None and self.eta is not None and outcome.action == "upload":
+            self.eta.add(outcome.size)
+            text = format_seconds(self.eta.remaining(time.monotonic()))
+            self.bar.update(cost(outcome.size), text or None)
 
     def finish(self) -> None:
         if self.bar is not None:
@@ -192,7 +208,7 @@ def _run(
     from .pipeline import publish
 
     interactive = sys.stderr.isatty() and not (quiet or as_json or verbose)
-    bar = _ProgressBar(interactive)
+    bar = _ProgressBar(interactive, settings.workers)
     cancel = _Cancel()
     with _signals_cancel(cancel):
         try:
