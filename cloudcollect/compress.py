@@ -57,6 +57,7 @@ COMPRESSIBLE_TYPES = frozenset(
         "application/json",
         "application/manifest+json",
         "application/xml",
+        "application/yaml",
         "application/wasm",
         "application/vnd.ms-fontobject",
         "image/svg+xml",

@@ -4,6 +4,13 @@ The table does not depend on the OS or the Python version (``mimetypes`` reads
 ``/etc/mime.types`` and the Windows registry, which map ``.js`` to ``text/plain`` on some
 machines). Text types get ``charset=utf-8``. Unknown extensions are
 ``application/octet-stream``.
+
+Sources that ship beside built files and have no registered type (``.scss``, ``.less``,
+TypeScript ``.ts``/``.tsx``/``.mts``/``.cts``) are ``text/plain; charset=utf-8``: every
+browser shows them as text and never runs them. ``.ts`` and ``.mts`` are also MPEG
+transport streams (``video/mp2t``): map them with ``CLOUDCOLLECT_MIME_TYPES`` for HLS
+segments. Files without an extension named like ``LICENSE``, ``COPYING``, ``NOTICE``,
+``README`` (also ``LICENSE-MIT``) are plain text too.
 """
 
 from __future__ import annotations
@@ -19,6 +26,13 @@ MIME_TYPES: Mapping[str, str] = {
     ".js": "text/javascript; charset=utf-8",
     ".mjs": "text/javascript; charset=utf-8",
     ".cjs": "text/javascript; charset=utf-8",
+    ".ts": "text/plain; charset=utf-8",
+    ".tsx": "text/plain; charset=utf-8",
+    ".mts": "text/plain; charset=utf-8",
+    ".cts": "text/plain; charset=utf-8",
+    ".scss": "text/plain; charset=utf-8",
+    ".sass": "text/plain; charset=utf-8",
+    ".less": "text/plain; charset=utf-8",
     ".json": "application/json",
     ".map": "application/json",
     ".webmanifest": "application/manifest+json",
@@ -29,6 +43,7 @@ MIME_TYPES: Mapping[str, str] = {
     ".gif": "image/gif",
     ".webp": "image/webp",
     ".avif": "image/avif",
+    ".apng": "image/apng",
     ".ico": "image/vnd.microsoft.icon",
     ".bmp": "image/bmp",
     ".woff": "font/woff",
@@ -43,6 +58,8 @@ MIME_TYPES: Mapping[str, str] = {
     ".html": "text/html; charset=utf-8",
     ".htm": "text/html; charset=utf-8",
     ".xml": "application/xml",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
     ".pdf": "application/pdf",
     ".zip": "application/zip",
     ".gz": "application/gzip",
@@ -54,13 +71,23 @@ MIME_TYPES: Mapping[str, str] = {
 }
 
 DEFAULT_TYPE = "application/octet-stream"
+PLAIN_TEXT = "text/plain; charset=utf-8"
+#: Extensionless names (case-insensitive, optionally ``-suffix``: ``LICENSE-MIT``) of text.
+TEXT_NAMES = frozenset(
+    {"LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "CONTRIBUTORS", "PATENTS"}
+    | {"README", "CHANGELOG", "CHANGES", "HISTORY", "VERSION"}
+)
 
 
 def content_type(key: str, overrides: Mapping[str, str] | None = None) -> str:
-    """Content-Type for ``key`` by its extension (case-insensitive); overrides win."""
-    extension = posixpath.splitext(key)[1].lower()
+    """Content-Type for ``key`` by its extension (case-insensitive); overrides win. A
+    name without extension is plain text when it is one of TEXT_NAMES."""
+    name = posixpath.basename(key)
+    extension = posixpath.splitext(name)[1].lower()
     if overrides and extension in overrides:
         return overrides[extension]
+    if not extension and name.upper().split("-")[0] in TEXT_NAMES:
+        return PLAIN_TEXT
     return MIME_TYPES.get(extension, DEFAULT_TYPE)
 
 

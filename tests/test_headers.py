@@ -38,7 +38,24 @@ from cloudcollect.headers import content_type, headers_for
         ("a.pdf", "application/pdf"),
         ("a.mp4", "video/mp4"),
         ("a.webm", "video/webm"),
-        ("LICENSE", "application/octet-stream"),
+        ("a.cjs", "text/javascript; charset=utf-8"),
+        ("a.md", "text/markdown; charset=utf-8"),
+        ("a.avif", "image/avif"),
+        ("a.apng", "image/apng"),
+        ("a.scss", "text/plain; charset=utf-8"),
+        ("a.less", "text/plain; charset=utf-8"),
+        ("a.ts", "text/plain; charset=utf-8"),
+        ("a.tsx", "text/plain; charset=utf-8"),
+        ("a.mts", "text/plain; charset=utf-8"),
+        ("a.yml", "application/yaml"),
+        ("a.yaml", "application/yaml"),
+        ("LICENSE", "text/plain; charset=utf-8"),
+        ("vendor/licence", "text/plain; charset=utf-8"),
+        ("COPYING", "text/plain; charset=utf-8"),
+        ("NOTICE", "text/plain; charset=utf-8"),
+        ("LICENSE-MIT", "text/plain; charset=utf-8"),
+        ("Makefile", "application/octet-stream"),
+        ("LICENSE.APACHE2", "application/octet-stream"),
     ],
 )
 def test_fixed_mime_table(name: str, expected: str) -> None:
@@ -75,3 +92,10 @@ def test_glob_semantics() -> None:
     assert not matches("static/*.css", "admin/static/a.css")
     assert matches("static/**/**/x.js", "static/x.js")
     assert not matches("static/*.CSS", "static/a.css")
+
+
+def test_a_vary_rule_reaches_storages_that_keep_headers() -> None:
+    settings = settings_from_config(
+        {"CLOUDCOLLECT_HEADERS": [("static/**/*.css", {"vary": "Accept-Encoding"})]}
+    )
+    assert headers_for("static/css/a.css", settings)["Vary"] == "Accept-Encoding"

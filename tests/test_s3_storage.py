@@ -92,6 +92,16 @@ def test_unknown_header_rule_is_a_config_error_before_any_request() -> None:
     assert "X-Frame-Options" in str(raised.value)
 
 
+def test_a_vary_rule_says_why_s3_cannot_and_where_to_set_it() -> None:
+    settings = Settings(bucket="b", headers=(("**/*.css", {"vary": "Accept-Encoding"}),))
+    with pytest.raises(ConfigError) as raised:
+        S3Storage.from_settings(settings)
+    assert raised.value.key == "CLOUDCOLLECT_HEADERS"
+    assert "S3 never sends a stored Vary" in str(raised.value)
+    assert "nothing varies" in str(raised.value)  # in-place precompression
+    assert "response headers policy" in str(raised.value)
+
+
 def test_header_mapping() -> None:
     params = request_params(
         {

@@ -135,6 +135,15 @@ HEADER_PARAMS: Mapping[str, str] = {
     "X-Amz-Storage-Class": "StorageClass",
 }
 _META_PREFIX = "x-amz-meta-"
+#: Headers asked for often that S3 has no field for, and where to set them instead.
+UNSTORABLE: Mapping[str, str] = {
+    "Vary": (
+        "S3 never sends a stored Vary. With in-place precompression every client gets the "
+        "one variant, so nothing varies; where a CDN or web server picks .gz/.br siblings "
+        "by Accept-Encoding, it adds 'Vary: Accept-Encoding' (a CloudFront response headers "
+        "policy, a Cloudflare Transform Rule, nginx gzip_vary)"
+    ),
+}
 #: HeadObject response field -> header name reported in RemoteObject.headers.
 _HEAD_FIELDS: Mapping[str, str] = {
     "ContentType": "Content-Type",
@@ -160,6 +169,8 @@ def request_params(headers: Mapping[str, str]) -> dict[str, Any]:
         else:
             known = ", ".join([*HEADER_PARAMS, "X-Amz-Meta-*"])
             message = f"CLOUDCOLLECT_HEADERS: S3 cannot store header {name!r} (known: {known})"
+            if canonical in UNSTORABLE:
+                message += f"; {UNSTORABLE[canonical]}"
             raise ConfigError(message, key="CLOUDCOLLECT_HEADERS")
     if metadata:
         params["Metadata"] = metadata
