@@ -176,9 +176,11 @@ def _option_variables() -> set[str]:
 # Under `flask`, click would also read FLASK_CLOUDCOLLECT_<OPTION> for every option, as a
 # raw string, while app.config.from_prefixed_env() reads the same variable as JSON. The
 # command leaves FLASK_* to the app's config, so both see one value (cloudcollect.envvars).
+# A bad CLOUDCOLLECT_<OPTION> value is a usage error (exit 2) naming the variable too.
 for _option in cloudcollect_command.params:
     if isinstance(_option, click.Option):
         _option.allow_from_autoenv = False
+        _option.show_envvar = True
 
 
 def _load_app() -> Flask:

@@ -16,6 +16,7 @@ from typing import Any
 from . import providers
 from .errors import ConfigError
 from .keys import normalize_prefix
+from .values import CANNED_ACLS, problems
 
 PREFIX = "CLOUDCOLLECT_"
 
@@ -29,10 +30,17 @@ def _setting(
     *,
     choices: tuple[Any, ...] | None = None,
     minimum: int | None = None,
+    maximum: int | None = None,
 ) -> Any:
     """A Settings field: its default, its kind (how config values are checked), its
-    meaning, and optionally the values it may take or its smallest value."""
-    metadata = {"kind": kind, "doc": doc, "choices": choices, "minimum": minimum}
+    meaning, and optionally the values it may take or its smallest and largest value."""
+    metadata = {
+        "kind": kind,
+        "doc": doc,
+        "choices": choices,
+        "minimum": minimum,
+        "maximum": maximum,
+    }
     if isinstance(default, dict):
         return dataclasses.field(default_factory=dict, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -41,6 +49,9 @@ def _setting(
 STORAGE_CHOICES = ("s3", "filesystem", "memory")
 PRECOMPRESS_CODECS = ("gzip", "br")
 MIB = 1024 * 1024
+GIB = 1024 * MIB
+#: The longest grace period: 100 years (longer ones overflow date arithmetic).
+MAX_GRACE_SECONDS = 100 * 366 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -69,22 +80,28 @@ class Settings:
     base_url: str | None = _setting(None, "str?", "Public base URL (CDN); derived if unset.")
     include: tuple[str, ...] = _setting((), "globs", "Only keys matching these globs.")
     exclude: tuple[str, ...] = _setting((), "globs", "Keys matching these globs are skipped.")
-    workers: int = _setting(16, "int", "Parallel transfers and hashing threads.", minimum=1)
+    workers: int = _setting(
+        16, "int", "Parallel transfers and hashing threads.", minimum=1, maximum=1024
+    )
     headers: tuple[HeaderRule, ...] = _setting((), "rules", "Ordered header rules.")
     cache_control: str | None = _setting("public, max-age=3600", "str?", "Default Cache-Control.")
     mime_types: Mapping[str, str] = _setting({}, "map", "{'.ext': 'type/subtype'} overrides.")
-    acl: str | None = _setting(None, "str?", "Canned ACL, only for legacy ACL buckets.")
+    acl: str | None = _setting(
+        None, "str?", "Canned ACL, only for legacy ACL buckets.", choices=CANNED_ACLS
+    )
     delete: bool = _setting(False, "bool", "Remove objects under the prefix with no source.")
     max_delete: int = _setting(1000, "int", "Refuse (exit 4) to delete more objects.", minimum=0)
     multipart_threshold: int = _setting(
-        64 * MIB, "int", "Files above this use multipart.", minimum=1
+        64 * MIB, "int", "Files above this use multipart.", minimum=1, maximum=5 * GIB
     )
     multipart_chunksize: int = _setting(
-        16 * MIB, "int", "Multipart part size (min 5 MiB).", minimum=5 * MIB
+        16 * MIB, "int", "Multipart part size (min 5 MiB).", minimum=5 * MIB, maximum=5 * GIB
     )
     trust_etag: bool = _setting(True, "bool", "Trust plain-MD5 ETags (off for SSE-KMS).")
     hash_cache: bool = _setting(True, "bool", "Reuse MD5s of unchanged local files (user cache).")
-    max_attempts: int = _setting(5, "int", "Attempts per request, the first included.", minimum=1)
+    max_attempts: int = _setting(
+        5, "int", "Attempts per request, the first included.", minimum=1, maximum=100
+    )
     fingerprint: bool = _setting(False, "bool", "Also publish content-hashed names + manifest.")
     manifest_path: str | None = _setting(
         None, "str?", "Local manifest file; default <instance_path>/cloudcollect-manifest.json."
@@ -95,10 +112,14 @@ class Settings:
     manifest_strict: bool = _setting(True, "bool", "Unknown files and references are errors.")
     rewrite_js_imports: bool = _setting(False, "bool", "Rewrite static ES-module imports too.")
     keep_manifests: int = _setting(
-        2, "int", "Previous releases whose files cleanup keeps.", minimum=0
+        2, "int", "Previous releases whose files cleanup keeps.", minimum=0, maximum=10_000
     )
     grace_seconds: int = _setting(
-        3600, "int", "Cleanup keeps objects younger than this.", minimum=0
+        3600,
+        "int",
+        "Cleanup keeps objects younger than this.",
+        minimum=0,
+        maximum=MAX_GRACE_SECONDS,
     )
     provider: str = _setting(
         "other",
@@ -218,15 +239,16 @@ def _checked(settings: Settings) -> Settings:
         raise ConfigError(f"{PREFIX}{name} {message}", key=PREFIX + name)
 
     for field in dataclasses.fields(Settings):
-        value, choices, minimum = (
-            getattr(settings, field.name),
-            field.metadata["choices"],
-            field.metadata["minimum"],
-        )
+        value, meta = getattr(settings, field.name), field.metadata
+        choices, minimum, maximum = meta["choices"], meta["minimum"], meta["maximum"]
         if choices is not None and value is not None and value not in choices:
             fail(field.name.upper(), f"must be one of {', '.join(map(str, choices))}")
         if minimum is not None and value < minimum:
             fail(field.name.upper(), f"must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            fail(field.name.upper(), f"must be at most {maximum}")
+    for name, message in problems(settings, (f.name for f in dataclasses.fields(Settings))):
+        fail(name, message)
     if settings.storage not in STORAGE_CHOICES and ":" not in settings.storage:
         fail("STORAGE", f"must be one of {', '.join(STORAGE_CHOICES)} or 'module:Class'")
     for ext in settings.mime_types:

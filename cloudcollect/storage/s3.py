@@ -60,6 +60,12 @@ from ..hashing import hex_to_base64, part_size_for, plain_md5_from_etag
 from .base import MD5_METADATA, DeleteFailure, RemoteObject
 from .s3direct import DirectSetup, direct_setup, tls_context
 from .s3lean import Credentials, LeanS3, RequestFailed, Target
+from .s3preflight import (
+    botocore_credentials,
+    check_ca_bundle,
+    check_credentials,
+    pin_redirect_region,
+)
 
 if TYPE_CHECKING:
     from botocore.config import Config
@@ -343,6 +349,7 @@ def _make_client(settings: Settings) -> S3Client:
     except ValueError as error:  # bad endpoint URL
         message = f"CLOUDCOLLECT_ENDPOINT_URL: {error}"
         raise ConfigError(message, key="CLOUDCOLLECT_ENDPOINT_URL") from None
+    botocore_credentials(session, os.environ)
     return client
 
 
@@ -429,6 +436,10 @@ class S3Storage:
             events.register(
                 "before-send.s3.PutObject", self._learn_put_target, unique_id="cloudcollect-lean"
             )
+        region = client.meta.region_name or "us-east-1"
+        events.register(
+            "before-parse.s3", pin_redirect_region(region), unique_id="cloudcollect-redirect"
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3Storage:
@@ -437,13 +448,16 @@ class S3Storage:
         endpoint and credentials without it.
 
         The provider preset (``cloudcollect.providers``) fills the settings left unset.
+        The CA bundle and the credentials are checked before any request (``s3preflight``).
         """
         settings = providers.effective(settings)
         require(settings, "bucket")
         for _glob, rule in settings.headers:
             request_params({name: value for name, value in rule.items() if value})
+        check_ca_bundle(settings, os.environ)
         direct = direct_setup(settings, os.environ)
         if direct is not None:
+            check_credentials(direct.credentials, "env", os.environ)
             return cls(settings, direct=direct)
         return cls(settings, _make_client(settings))
 
@@ -537,7 +551,8 @@ class S3Storage:
                 if code == "403":
                     code, request_id = self._why_denied(failure)
                 reason = DENIAL_REASONS.get(code) or {
-                    "301": "the bucket is in another region (set CLOUDCOLLECT_REGION)",
+                    "301": "redirected (HTTP 301): the bucket is in another region (set "
+                    "CLOUDCOLLECT_REGION) or the endpoint URL is not its S3 endpoint",
                     "400": "bad request (wrong region or endpoint?)",
                 }.get(code, "access denied (credentials rejected or no permission)")
                 message = f"bucket {self.bucket!r} at {self._where()}: {reason}"

@@ -1,0 +1,102 @@
+"""What the S3 storage checks before its first request, on every request path (botocore's
+client, the lean path, the direct path), and its guard against a redirect loop.
+
+- The CA bundle in effect for an HTTPS endpoint (or AWS's own), taken as botocore takes it
+  (``CLOUDCOLLECT_CA_BUNDLE``, else ``AWS_CA_BUNDLE``, else ``REQUESTS_CA_BUNDLE``), must
+  exist and hold a certificate (a directory is taken as a CA directory, unchecked): else a
+  ConfigError naming the one that gave it, exit 2. Not checked for a plain-HTTP endpoint,
+  which uses none.
+- Credentials must be free of control characters (a token read from a file with CRLF line
+  endings ends in ``\\r``; no HTTP layer can send it): else a ConfigError naming the
+  environment variable (or the source botocore reports), never the value.
+- A 3xx answer without ``x-amz-bucket-region`` (an endpoint that redirects everything):
+  botocore would send HeadBucket to learn the bucket's region, get a 3xx again and recurse
+  until RecursionError. :func:`pin_redirect_region` gives such an answer the client's own
+  region, so botocore retries once and raises the 301 (exit 3 at the preflight).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..config import Settings
+from ..errors import ConfigError
+from .s3direct import tls_context
+from .s3lean import Credentials
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CA_SOURCES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
+_REDIRECTS = (301, 302, 307)
+_REGION_HEADER = "x-amz-bucket-region"
+
+
+def check_ca_bundle(settings: Settings, environ: Mapping[str, str]) -> None:
+    """ConfigError when the CA bundle an HTTPS request would use is missing or unusable."""
+    endpoint = settings.endpoint_url
+    if endpoint and urlsplit(endpoint.strip()).scheme != "https":
+        return
+    sources = [("CLOUDCOLLECT_CA_BUNDLE", settings.ca_bundle)]
+    sources += [(name, environ.get(name)) for name in _CA_SOURCES]
+    for name, path in sources:
+        if path:
+            _load(name, path)
+            return
+
+
+def _load(name: str, path: str) -> None:
+    if os.path.isdir(path):
+        return
+    if not os.path.isfile(path):
+        raise ConfigError(f"{name}: no such file: {path!r}", key=name)
+    try:
+        tls_context(path)
+    except (ssl.SSLError, OSError, ValueError) as error:
+        message = f"{name}: {path!r} holds no usable CA certificate ({error})"
+        raise ConfigError(message, key=name) from None
+
+
+def check_credentials(credentials: Credentials, source: str, environ: Mapping[str, str]) -> None:
+    """ConfigError when one of ``credentials`` holds a control character. ``source``
+    says where they came from (botocore's ``method``)."""
+    fields = (
+        ("access key id", credentials.access_key, ("AWS_ACCESS_KEY_ID",)),
+        ("secret access key", credentials.secret_key, ("AWS_SECRET_ACCESS_KEY",)),
+        ("session token", credentials.token, ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")),
+    )
+    for label, value, names in fields:
+        if value and _CONTROL.search(value):
+            name = next((n for n in names if environ.get(n) == value), None)
+            where = name or f"the AWS {label} (from {source})"
+            message = (
+                f"{where} contains a control character (a CR from a file with Windows "
+                "line endings?); its value is not shown"
+            )
+            raise ConfigError(message, key=name)
+
+
+def botocore_credentials(session: Any, environ: Mapping[str, str]) -> None:
+    """:func:`check_credentials` for what a botocore session resolved (nothing if none)."""
+    resolved = session.get_credentials()
+    if resolved is None:
+        return
+    frozen = resolved.get_frozen_credentials()
+    credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+    check_credentials(credentials, str(getattr(resolved, "method", "botocore")), environ)
+
+
+def pin_redirect_region(region: str) -> Callable[..., None]:
+    """A ``before-parse.s3`` handler: a 3xx answer without ``x-amz-bucket-region`` gets
+    ``region`` in that header (see the module docstring)."""
+
+    def handler(response_dict: dict[str, Any], **_: Any) -> None:
+        headers = response_dict.get("headers")
+        redirect = response_dict.get("status_code") in _REDIRECTS
+        if redirect and headers is not None and _REGION_HEADER not in headers:
+            headers[_REGION_HEADER] = region
+
+    return handler

@@ -1,0 +1,132 @@
+"""What setting values must look like beyond their type; used by ``config._checked``. Pure.
+
+Each check yields ``(FIELD, message)`` (``FIELD`` is the key without ``CLOUDCOLLECT_``);
+messages never repeat a URL, so user:password@ in one is never echoed. Edge cases:
+
+- no string anywhere in any setting (lists, rule names and values, map keys and values
+  included) may hold a control character: CR/LF would split a header, NUL a path;
+- header rule names are HTTP tokens; MIME types are ``type/subtype`` with optional
+  parameters; MIME table keys are extensions (``.ext``, no ``/`` or space);
+- endpoint and base URLs must parse (``http://[::1`` does not) and have a valid port;
+  the endpoint is an ``http(s)://host`` URL without query or fragment;
+- a bucket is 3-255 of ``a-z A-Z 0-9 . - _``, starting and ending with a letter or digit,
+  without ``..``, not an IPv4 address (S3's rules, relaxed as botocore and GCS relax them:
+  upper case and ``_`` pass), or an ARN (``arn:...``), passed as is;
+- a region is a DNS label (botocore's own check); a CloudFront distribution id is
+  upper-case letters and digits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+Problem = tuple[str, str]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_TOKEN = re.compile(rf"^{_TCHARS}$")
+_MIME = re.compile(rf"^{_TCHARS}/{_TCHARS}(\s*;.*)?$")
+_EXTENSION = re.compile(r"^\.[^/\\\s]+$")
+_BUCKET = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,253}[a-zA-Z0-9]$")
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_REGION = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$")
+_DISTRIBUTION = re.compile(r"^[A-Z0-9]{1,128}$")
+
+#: S3's canned ACLs (x-amz-acl); anything else is refused by S3 or ignored by others.
+CANNED_ACLS = (
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+    "log-delivery-write",
+)
+
+
+def problems(settings: Settings, names: Iterator[str]) -> Iterator[Problem]:
+    """Every problem of ``settings``; ``names`` are its field names, in table order."""
+    for name in names:
+        if any(_CONTROL.search(text) for text in _strings(getattr(settings, name))):
+            yield name.upper(), "must not contain control characters (CR, LF, NUL, ...)"
+    yield from _rule_problems(settings.headers)
+    yield from _mime_problems(settings.mime_types)
+    if settings.endpoint_url is not None:
+        yield from _url_problems("ENDPOINT_URL", settings.endpoint_url, endpoint=True)
+    if settings.base_url is not None:
+        yield from _url_problems("BASE_URL", settings.base_url, endpoint=False)
+    if settings.bucket is not None and not _bucket_ok(settings.bucket):
+        message = (
+            "is not a bucket name S3 accepts: 3-255 of a-z, 0-9, '.', '-', '_', "
+            "starting and ending with a letter or digit, no '..', not an IP address"
+        )
+        yield "BUCKET", message
+    if settings.region is not None and not _REGION.match(settings.region):
+        yield "REGION", "must be a region name such as us-east-1 (letters, digits, '-')"
+    distribution = settings.cloudfront_distribution_id
+    if distribution is not None and not _DISTRIBUTION.match(distribution):
+        yield "CLOUDFRONT_DISTRIBUTION_ID", "must be upper-case letters and digits"
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def _rule_problems(rules: tuple[tuple[str, dict[str, str]], ...]) -> Iterator[Problem]:
+    for _glob, headers in rules:
+        for name in headers:
+            if not _TOKEN.match(name):
+                yield "HEADERS", "header names are letters, digits and !#$%&'*+-.^_`|~ only"
+                return
+
+
+def _mime_problems(types: Mapping[str, str]) -> Iterator[Problem]:
+    for ext, mime in types.items():
+        if not _EXTENSION.match(ext):
+            yield "MIME_TYPES", "keys must be extensions such as '.ext' (no '/', no space)"
+            return
+        if not _MIME.match(mime):
+            yield "MIME_TYPES", f"{ext}: MIME types look like 'type/subtype[; param=value]'"
+            return
+
+
+def _url_problems(name: str, url: str, *, endpoint: bool) -> Iterator[Problem]:
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - parsing it raises ValueError for a bad port
+    except ValueError as error:
+        yield name, f"is not a valid URL ({error})"
+        return
+    if not endpoint:
+        from .baseurl import checked_base_url  # baseurl imports config, which imports us
+        from .errors import ConfigError
+
+        try:
+            checked_base_url(url)
+        except ConfigError:
+            yield name, "must be an http(s) URL, a //host/ URL or a /path/, without query"
+    elif parts.scheme not in ("http", "https") or not parts.hostname:
+        yield name, "must be an http:// or https:// URL with a host"
+    elif parts.query or parts.fragment:
+        yield name, "must not have a query or a fragment"
+
+
+def _bucket_ok(bucket: str) -> bool:
+    if bucket.startswith("arn:"):
+        return True
+    return bool(_BUCKET.match(bucket)) and ".." not in bucket and not _IPV4.match(bucket)

@@ -1,0 +1,363 @@
+"""Every bad setting or environment value is exit 2 naming the setting, never a traceback;
+an endpoint that answers 301 to everything is exit 3 with a one-line reason (issue 12).
+
+The table covers every key of ``config_keys()``: a new setting without a bad-value case
+fails :func:`test_every_setting_has_bad_values`, and a new ``CLOUDCOLLECT_*`` variable of a
+CLI option without one fails :func:`test_every_option_variable_has_bad_values`. Runs go
+through the real command against the real SeaweedFS bucket, so a value the checks miss
+shows what really happens (an upload, a traceback) instead of passing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+from flask import Flask
+
+from cloudcollect.cli import cloudcollect_command
+from cloudcollect.config import config_keys, settings_from_config
+from cloudcollect.errors import ConfigError
+from cloudcollect.storage import open_storage
+from tests.conftest import Bucket
+from tests.support.redirect import redirect_server
+from tests.test_cli import APP_MODULE, ROOT
+
+GIB = 1024**3
+HUGE = 10**30
+
+
+@dataclass(frozen=True)
+class Case:
+    """Setting ``key`` at ``value``, with ``extra`` settings that make it matter."""
+
+    key: str
+    value: Any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value!r}"[:80]
+
+
+FS = {"CLOUDCOLLECT_STORAGE": "filesystem"}
+FINGERPRINT_DELETE = {"CLOUDCOLLECT_FINGERPRINT": True, "CLOUDCOLLECT_DELETE": True}
+
+#: Wrong values for every setting; the first of each is always of the wrong type.
+BAD_VALUES: dict[str, list[Any]] = {
+    "CLOUDCOLLECT_STORAGE": [3, "ftp", "no_such_module_xyz:Storage", "s3\n"],
+    "CLOUDCOLLECT_BUCKET": [
+        5,
+        "my bucket",
+        "ab",
+        "a/b",
+        "-bucket",
+        "bucket-",
+        "b" * 300,
+        "192.168.0.1",
+        "bu..cket",
+        "bucket\r\n",
+    ],
+    "CLOUDCOLLECT_PREFIX": [1, "a/../b", "a\nb"],
+    "CLOUDCOLLECT_ENDPOINT_URL": [
+        1,
+        "http://[::1",
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:port",
+        "ftp://127.0.0.1/",
+        "127.0.0.1:8333",
+        "http://127.0.0.1/?x=1",
+        "http://127.0.0.1/\r\n",
+    ],
+    "CLOUDCOLLECT_REGION": [1, "us east 1", "us-east-1\r", "-bad-"],
+    "CLOUDCOLLECT_ADDRESSING_STYLE": [1, "sideways"],
+    "CLOUDCOLLECT_PROFILE": [1, "no-such-profile", "default\r"],
+    "CLOUDCOLLECT_CA_BUNDLE": [1, "ca\n.pem"],  # files: see CA_CASES
+    "CLOUDCOLLECT_ROOT": [1, "/tmp/a\x00b", "/tmp/a\nb"],
+    "CLOUDCOLLECT_SERVE_FROM_BUCKET": ["yes", 1],
+    "CLOUDCOLLECT_BASE_URL": [1, "http://[::1", "https://cdn.example.com:0x50/", "cdn.example"],
+    "CLOUDCOLLECT_INCLUDE": ["*.css", [1], ["*.css\n"]],
+    "CLOUDCOLLECT_EXCLUDE": ["*.css", [None], ["\x00"]],
+    "CLOUDCOLLECT_WORKERS": ["8", True, 0, 10**9],
+    "CLOUDCOLLECT_HEADERS": [
+        {"*.css": {}},
+        [("*.css", {"Cache-Control": "public\r\nX-Injected: 1"})],
+        [("*.css", {"Cache-Control": "public\n"})],
+        [("*.css", {"X-Amz-Meta-A\r\nB": "v"})],
+        [("*.css", {"X-Amz-Meta-a b": "v"})],
+        [("*.css", {"X-Amz-Meta-a:b": "v"})],
+        [("*.css", {"X-Not-Stored-By-S3": "v"})],
+        [("*.css\r\n", {"Cache-Control": "public"})],
+    ],
+    "CLOUDCOLLECT_CACHE_CONTROL": [1, "public\r\nX-Injected: 1", "max-age=1\n"],
+    "CLOUDCOLLECT_MIME_TYPES": [
+        [".css"],
+        {".css": "text/css\r\nX-Injected: 1"},
+        {".css": "text/css\n"},
+        {".css": "nonsense"},
+        {"css": "text/css"},
+        {".c ss": "text/css"},
+        {".css\r\n": "text/css"},
+    ],
+    "CLOUDCOLLECT_ACL": [1, "wrong", "private\r\n"],
+    "CLOUDCOLLECT_DELETE": ["yes"],
+    "CLOUDCOLLECT_MAX_DELETE": ["10", -1],
+    "CLOUDCOLLECT_MULTIPART_THRESHOLD": [1.5, 0, 5 * GIB + 1, HUGE],
+    "CLOUDCOLLECT_MULTIPART_CHUNKSIZE": ["16MiB", 1024, 5 * GIB + 1, HUGE],
+    "CLOUDCOLLECT_TRUST_ETAG": ["no"],
+    "CLOUDCOLLECT_HASH_CACHE": [1],
+    "CLOUDCOLLECT_MAX_ATTEMPTS": ["5", 0, 10**9],
+    "CLOUDCOLLECT_FINGERPRINT": ["true"],
+    "CLOUDCOLLECT_MANIFEST_PATH": [1, "/tmp/manifest\x00.json"],
+    "CLOUDCOLLECT_MANIFEST_SOURCE": [1, "s3"],
+    "CLOUDCOLLECT_MANIFEST_STRICT": [None],
+    "CLOUDCOLLECT_REWRITE_JS_IMPORTS": ["yes"],
+    "CLOUDCOLLECT_KEEP_MANIFESTS": ["2", -1, HUGE],
+    "CLOUDCOLLECT_GRACE_SECONDS": ["3600", -1, 10**14, HUGE],
+    "CLOUDCOLLECT_PROVIDER": [1, "azure"],
+    "CLOUDCOLLECT_CHECKSUM_POLICY": [1, "always", "when_supported"],
+    "CLOUDCOLLECT_LIST_VERSION": ["2", 3],
+    "CLOUDCOLLECT_PRECOMPRESS": ["gzip", ["zstd"]],
+    "CLOUDCOLLECT_PRECOMPRESS_MODE": [1, "inplace"],
+    "CLOUDCOLLECT_CLOUDFRONT_DISTRIBUTION_ID": [1, "bad id", "E2QWRUHAPOMQZL\r\n"],
+}
+#: Settings whose bad values only matter with others set.
+EXTRA: dict[str, dict[str, Any]] = {
+    "CLOUDCOLLECT_ROOT": FS,
+    "CLOUDCOLLECT_GRACE_SECONDS": FINGERPRINT_DELETE,
+    "CLOUDCOLLECT_KEEP_MANIFESTS": FINGERPRINT_DELETE,
+    "CLOUDCOLLECT_MANIFEST_PATH": {"CLOUDCOLLECT_FINGERPRINT": True},
+}
+#: Settings with no meaningful wrong value, and why (none today: each has one of the
+#: wrong type at least).
+NO_BAD_VALUE: dict[str, str] = {}
+
+
+def bad_ca_bundles(tmp: Path) -> list[str]:
+    """A CA bundle path that is missing, and one to a file that holds no certificate."""
+    not_a_cert = tmp / "not-a-cert.pem"
+    not_a_cert.write_text("-----BEGIN CERTIFICATE-----\nnonsense\n-----END CERTIFICATE-----\n")
+    return [str(tmp / "missing.pem"), str(not_a_cert)]
+
+
+def all_cases() -> list[Case]:
+    return [
+        Case(key, value, EXTRA.get(key, {}))
+        for key, values in BAD_VALUES.items()
+        for value in values
+    ]
+
+
+def test_every_setting_has_bad_values() -> None:
+    assert set(config_keys()) == set(BAD_VALUES) | set(NO_BAD_VALUE)
+    assert not set(BAD_VALUES) & set(NO_BAD_VALUE)
+
+
+# -- the library: a ConfigError that carries the key ---------------------------------------
+
+
+def base_config(bucket: Bucket, https: bool = False) -> dict[str, Any]:
+    server = bucket.server
+    config: dict[str, Any] = {
+        "CLOUDCOLLECT_BUCKET": bucket.name,
+        "CLOUDCOLLECT_ENDPOINT_URL": server.https_endpoint if https else server.endpoint,
+        "CLOUDCOLLECT_REGION": "us-east-1",
+    }
+    if https:
+        config["CLOUDCOLLECT_CA_BUNDLE"] = str(server.ca_file)
+    return config
+
+
+def config_error(config: dict[str, Any]) -> ConfigError:
+    """The ConfigError of reading ``config`` or of opening its storage (before any request)."""
+    try:
+        open_storage(settings_from_config(config)).close()
+    except ConfigError as error:
+        return error
+    raise AssertionError(f"no ConfigError for {config}")
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("case", all_cases(), ids=str)
+def test_bad_value_is_a_config_error_naming_its_key(
+    case: Case, bucket: Bucket, tmp_path: Path
+) -> None:
+    error = config_error(base_config(bucket) | case.extra | {case.key: case.value})
+    assert error.key == case.key, error
+    assert case.key in str(error)
+
+
+# -- the command: exit 2, the key named, no traceback ---------------------------------------
+
+
+def bare_app(root: Path, config: dict[str, Any]) -> Flask:
+    """An app with one static file whose config is read by the command itself (the
+    extension is not registered, so a bad config does not stop the app's creation)."""
+    static = root / "static"
+    static.mkdir(parents=True, exist_ok=True)
+    (static / "site.css").write_text("body { color: red; }")
+    app = Flask("badsettings", root_path=str(root), static_folder=str(static))
+    app.config.update(config)
+    app.config.setdefault("CLOUDCOLLECT_MANIFEST_PATH", str(root / "manifest.json"))
+    return app
+
+
+def invoke(app: Flask, args: list[str] | None = None, env: dict[str, str] | None = None) -> Result:
+    return app.test_cli_runner().invoke(cloudcollect_command, args or [], env=env)
+
+
+def assert_usage_error(result: Result, name: str) -> None:
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert name in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("case", all_cases(), ids=str)
+def test_bad_value_exits_2_naming_the_setting(case: Case, bucket: Bucket, tmp_path: Path) -> None:
+    app = bare_app(tmp_path, base_config(bucket) | case.extra | {case.key: case.value})
+    assert_usage_error(invoke(app, ["--json"]), case.key)
+
+
+@pytest.mark.seaweedfs
+def test_a_ca_bundle_missing_or_not_a_certificate_exits_2_on_every_path(
+    bucket: Bucket, tmp_path: Path
+) -> None:
+    """CLOUDCOLLECT_CA_BUNDLE, AWS_CA_BUNDLE, REQUESTS_CA_BUNDLE; the direct path and
+    botocore's (AWS_CREDENTIAL_EXPIRATION makes the storage build botocore's client)."""
+    for path in bad_ca_bundles(tmp_path):
+        for variable in ("CLOUDCOLLECT_CA_BUNDLE", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):
+            for path_env in ({}, BOTOCORE_PATH):
+                config = base_config(bucket, https=True)
+                config.pop("CLOUDCOLLECT_CA_BUNDLE")
+                env = dict(path_env)
+                if variable.startswith("CLOUDCOLLECT"):
+                    config[variable] = path
+                    assert config_error(config).key == variable
+                else:
+                    env[variable] = path
+                result = invoke(bare_app(tmp_path, config), ["-q"], env)
+                assert_usage_error(result, variable)
+                assert bucket.keys() == set()
+
+
+def test_a_ca_bundle_is_not_read_for_a_plain_http_endpoint(bucket: Bucket, tmp_path: Path) -> None:
+    config = base_config(bucket) | {"CLOUDCOLLECT_CA_BUNDLE": bad_ca_bundles(tmp_path)[0]}
+    result = invoke(bare_app(tmp_path, config), ["-q"])
+    assert result.exit_code == 0, result.output
+
+
+#: Makes direct_setup defer to botocore (expiring credentials are botocore's to refresh).
+BOTOCORE_PATH = {"AWS_CREDENTIAL_EXPIRATION": "2099-01-01T00:00:00Z"}
+
+#: Bad values of the variables the command reads for its options.
+BAD_ENV: dict[str, list[str]] = {
+    "CLOUDCOLLECT_WORKERS": ["many", "0", "-3"],
+    "CLOUDCOLLECT_DELETE": ["maybe"],
+    "CLOUDCOLLECT_BUCKET": ["my bucket", "ab"],
+    "CLOUDCOLLECT_PREFIX": ["a/../b"],
+    "CLOUDCOLLECT_ENDPOINT_URL": ["http://[::1", "http://127.0.0.1:99999"],
+    "CLOUDCOLLECT_STORAGE": ["ftp"],
+    "CLOUDCOLLECT_ROOT": ["/tmp/a\nb"],
+}
+#: Environment variables the AWS chain reads, with values no request can carry.
+BAD_AWS_ENV: dict[str, list[str]] = {
+    "AWS_ACCESS_KEY_ID": ["cloudcollect-test\r"],
+    "AWS_SECRET_ACCESS_KEY": ["cloudcollect-test-secret\r"],
+    "AWS_SESSION_TOKEN": ["session-token\r", "session\ntoken"],
+    "AWS_SECURITY_TOKEN": ["security-token\r"],
+}
+
+
+def option_variables() -> set[str]:
+    return {
+        param.envvar
+        for param in cloudcollect_command.params
+        if isinstance(param.envvar, str) and param.envvar.startswith("CLOUDCOLLECT_")
+    }
+
+
+def test_every_option_variable_has_bad_values() -> None:
+    assert option_variables() == set(BAD_ENV)
+
+
+def env_cases() -> list[tuple[str, str, dict[str, str]]]:
+    found: list[tuple[str, str, dict[str, str]]] = [
+        (name, v, {}) for name, values in BAD_ENV.items() for v in values
+    ]
+    for name, values in BAD_AWS_ENV.items():
+        found += [(name, v, path) for v in values for path in ({}, BOTOCORE_PATH)]
+    return found
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize(("name", "value", "path_env"), env_cases(), ids=repr)
+def test_bad_environment_value_exits_2_naming_the_variable(
+    name: str, value: str, path_env: dict[str, str], bucket: Bucket, tmp_path: Path
+) -> None:
+    app = bare_app(tmp_path, base_config(bucket))
+    result = invoke(app, [], {**path_env, name: value})
+    assert_usage_error(result, name)
+    assert bucket.keys() == set()
+
+
+@pytest.mark.seaweedfs
+def test_through_the_flask_command_in_a_subprocess(tmp_path: Path, bucket: Bucket) -> None:
+    """The installed ``flask`` entry point: the extension refuses the config at app
+    creation, the command's variables are read by click."""
+    config = base_config(bucket) | {"CLOUDCOLLECT_MIME_TYPES": {".css": "text/css\r\nX: 1"}}
+    result = run_command(tmp_path, config, {})
+    assert result.returncode == 2, result.stderr
+    assert "CLOUDCOLLECT_MIME_TYPES" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = run_command(tmp_path, base_config(bucket), {"CLOUDCOLLECT_WORKERS": "x"})
+    assert result.returncode == 2, result.stderr
+    assert "CLOUDCOLLECT_WORKERS" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert bucket.keys() == set()
+
+
+def run_command(
+    tmp_path: Path, config: dict[str, Any], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``flask --app cliapp cloudcollect`` with ``config`` as the app's and ``env`` added."""
+    (tmp_path / "cliapp.py").write_text(APP_MODULE)
+    environ = {**os.environ, **env, "TEST_APP_CONFIG": json.dumps(config)}
+    environ["PYTHONPATH"] = f"{ROOT}{os.pathsep}{tmp_path}"
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "flask"), "--app", "cliapp", "cloudcollect"],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+# -- an endpoint that answers 301 to everything ---------------------------------------------
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+@pytest.mark.parametrize("path_env", [{}, BOTOCORE_PATH], ids=["direct", "botocore"])
+def test_an_endpoint_redirecting_everything_is_exit_3_with_one_line(
+    https: bool, path_env: dict[str, str], bucket: Bucket, tmp_path: Path
+) -> None:
+    certs = bucket.server.ca_file.parent if https and bucket.server.ca_file else None
+    with redirect_server(certs) as address:
+        config = base_config(bucket, https)
+        config["CLOUDCOLLECT_ENDPOINT_URL"] = f"{'https' if https else 'http'}://{address}"
+        result = invoke(bare_app(tmp_path, config), [], path_env)
+    assert result.exit_code == 3, (result.output, result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    assert re.search(rf"bucket '{bucket.name}' at .*: redirected \(HTTP 301\)", errors[0])
