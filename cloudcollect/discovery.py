@@ -3,9 +3,11 @@
 Sources are the URL rules whose endpoint is ``static`` or ends in ``.static``; the part of
 the rule before ``<path:filename>`` is the key's URL prefix (``/admin/static/<path:filename>``
 gives ``admin/static/``), so keys mirror what Flask serves, with registration-time and
-nested prefixes included. Sources are walked in ``url_map`` order: the app first, then
-blueprints in registration order. When two files map to one key the first wins, as it does
-when Flask serves them, and the other is reported in ``collisions``.
+nested prefixes included; :mod:`cloudcollect.sources` finds each rule's folder, also for
+extensions that serve a folder without a blueprint. A source whose folder is unknown is
+not walked and is listed in ``unresolved``. Sources are walked in ``url_map`` order: the
+app first, then blueprints in registration order. When two files map to one key the
+first wins, as it does when Flask serves them, and the other is reported in ``collisions``.
 
 Filters (:mod:`cloudcollect.filters`), in this order:
 
@@ -46,13 +48,12 @@ from typing import TYPE_CHECKING
 from .errors import InvalidKeyError
 from .filters import Filters
 from .keys import make_key, normalize
+from .sources import StaticSource, static_sources
 
 if TYPE_CHECKING:
     from flask import Flask
 
     from .config import Settings
-
-_FILENAME_VARIABLE = "<path:filename>"
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,6 @@ class Skipped:
 
 
 @dataclass(frozen=True)
-class StaticSource:
-    """One static URL rule: who serves it, under which URL prefix, from which folder."""
-
-    name: str  # "app" or the blueprint's dotted name
-    url_prefix: str  # "admin/static/" (no leading "/"; "" for a root static_url_path)
-    folder: str | None
-    rule: str  # the URL rule, e.g. "/admin/static/<path:filename>"
-
-
-@dataclass(frozen=True)
 class Discovery:
     """The result of :func:`discover`."""
 
@@ -96,14 +87,17 @@ class Discovery:
     missing_folders: list[str]  # "blog: /srv/blog/static"
     invalid: list[Skipped]  # cannot become a key, or cannot be read: the run must fail
     sources: list[StaticSource] = field(default_factory=list)
+    unresolved: list[StaticSource] = field(default_factory=list)  # folder unknown: not walked
 
 
 def discover(app: Flask, settings: Settings) -> Discovery:
     """Walk every static source of ``app`` and return the files to publish, with reasons."""
     walker = _Walker(Filters(settings.include, settings.exclude), settings.prefix)
     sources = static_sources(app)
+    unresolved = [source for source in sources if source.folder is None]
     for source in sources:
-        walker.walk(source)
+        if source.folder is not None:
+            walker.walk(source)
     return Discovery(
         files=sorted(walker.files.values(), key=lambda file: file.key),
         skipped=walker.skipped,
@@ -111,31 +105,8 @@ def discover(app: Flask, settings: Settings) -> Discovery:
         missing_folders=walker.missing_folders,
         invalid=walker.invalid,
         sources=sources,
+        unresolved=unresolved,
     )
-
-
-def static_sources(app: Flask) -> list[StaticSource]:
-    """Static rules of ``app`` in ``url_map`` order, the order in which Flask matches them.
-
-    That is the app first (Flask adds its static rule at construction), then blueprints in
-    registration order, a nested blueprint after its parent.
-    """
-    found: dict[tuple[str, str], StaticSource] = {}
-    for rule in app.url_map.iter_rules():
-        endpoint = rule.endpoint
-        if endpoint == "static":
-            name, folder = "app", app.static_folder
-        elif endpoint.endswith(".static"):
-            name = endpoint[: -len(".static")]
-            blueprint = app.blueprints.get(name)
-            folder = blueprint.static_folder if blueprint is not None else None
-        else:
-            continue
-        path = rule.rule
-        if path.endswith(_FILENAME_VARIABLE):
-            path = path[: -len(_FILENAME_VARIABLE)]
-        found.setdefault((name, path), StaticSource(name, path.lstrip("/"), folder, rule.rule))
-    return list(found.values())
 
 
 def _relative(root: str, path: str) -> str:

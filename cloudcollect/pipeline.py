@@ -349,6 +349,8 @@ def _record_discovery(discovery: Discovery, report: Report) -> None:
         report.warn(f"{collision.path} from {collision.source}: {collision.reason}")
     for folder in discovery.missing_folders:
         report.warn(f"static folder missing: {folder}")
+    for source in discovery.unresolved:
+        report.warn(source.unresolved_message())
     for invalid in discovery.invalid:
         report.add(
             Outcome(

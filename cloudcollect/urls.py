@@ -46,8 +46,11 @@ from .baseurl import derive_base_url, object_url
 from .config import Settings
 from .errors import ConfigError
 from .extension import app_settings
-from .fingerprint import ManifestResolver, current_manifest_key, local_manifest_path
+from .filters import Filters
+from .fingerprint import current_manifest_key, local_manifest_path
 from .keys import normalize
+from .manifestread import ManifestResolver
+from .sources import StaticEndpoints, is_static_endpoint
 
 LOCAL_FLAG = "_cloudcollect"
 """Pass ``_cloudcollect=False`` to ``url_for`` to get the app-local URL for one call."""
@@ -69,9 +72,10 @@ def install_url_for(app: Flask) -> None:
     """
     settings = app_settings(app)
     base_url = serving_base_url(settings) if settings.serve_from_bucket else None
-    url_for = _SwitchedUrlFor(app, app.url_for, base_url, settings.prefix)
+    url_for = _SwitchedUrlFor(app, app.url_for, base_url, settings)
     if base_url is not None and settings.fingerprint:
         url_for.resolver = manifest_resolver(app, settings)
+    url_for.endpoints.warn_unresolved()  # those registered so far; later ones on first use
     setattr(app, "url_for", url_for)  # noqa: B010 - an instance attribute shadows the method
     if "jinja_env" in app.__dict__:  # created already: its global holds the old method
         app.jinja_env.globals["url_for"] = url_for
@@ -128,19 +132,18 @@ def serving_base_url(settings: Settings) -> str:
     return derive_base_url(settings)
 
 
-def is_static_endpoint(endpoint: str) -> bool:
-    """True for ``static`` and ``<blueprint>.static``, as discovery selects rules."""
-    return endpoint == "static" or endpoint.endswith(".static")
-
-
 class _SwitchedUrlFor:
     """``app.url_for`` with the switch: bucket URLs for static endpoints, Flask's otherwise."""
 
-    def __init__(self, app: Flask, original: UrlFor, base_url: str | None, prefix: str) -> None:
+    def __init__(
+        self, app: Flask, original: UrlFor, base_url: str | None, settings: Settings
+    ) -> None:
         self.app = app
         self.original = original
         self.base_url = base_url
-        self.prefix = prefix
+        self.prefix = settings.prefix
+        self.skipped = Filters(settings.include, settings.exclude).reason
+        self.endpoints = StaticEndpoints(app)
         self.__doc__ = original.__doc__
         self._adapter: MapAdapter | None = None
         self.resolver: ManifestResolver | None = None  # set when fingerprinting is on
@@ -152,11 +155,18 @@ class _SwitchedUrlFor:
         absolute_endpoint = _absolute_endpoint(endpoint)
         if not is_static_endpoint(absolute_endpoint):
             return self.original(endpoint, **values)
+        url_prefixes = self.endpoints.url_prefixes(absolute_endpoint)
+        if url_prefixes is None:  # not published: Flask serves it (or reports the error)
+            return self.original(endpoint, **values)
         try:
             local = self._local_url(absolute_endpoint, values)
         except BuildError:
             return self.original(endpoint, **values)  # Flask reports or handles the error
-        url = self._bucket_url(local, values, endpoint)
+        parts = urlsplit(local)
+        path = normalize(unquote(parts.path)).lstrip("/")  # undo werkzeug's quoting first
+        if self._filtered_out(path, url_prefixes):
+            return self.original(endpoint, **values)
+        url = self._bucket_url(path, parts.query, values, endpoint)
         anchor = values.get("_anchor")
         if anchor is not None:
             url += "#" + quote(anchor, safe=_ANCHOR_SAFE)
@@ -170,7 +180,16 @@ class _SwitchedUrlFor:
         self.app.inject_url_defaults(endpoint, rule_values)
         return self._adapter.build(endpoint, rule_values, method=values.get("_method"))
 
-    def _bucket_url(self, local: str, values: dict[str, Any], endpoint: str) -> str:
+    def _filtered_out(self, path: str, url_prefixes: tuple[str, ...]) -> bool:
+        """Whether the collector's filters skip the file at ``path`` (key without prefix):
+        then it is not published and keeps its app URL. Names only, no disk access; a
+        directory URL (``filename=""``, ``"css/"``) is never filtered out."""
+        if not path or path.endswith("/"):
+            return False
+        url_prefix = max((p for p in url_prefixes if path.startswith(p)), key=len, default="")
+        return self.skipped(path, path[len(url_prefix) :]) is not None
+
+    def _bucket_url(self, path: str, query: str, values: dict[str, Any], endpoint: str) -> str:
         assert self.base_url is not None
         scheme: str | None = values.get("_scheme")
         external: bool | None = values.get("_external")
@@ -178,14 +197,12 @@ class _SwitchedUrlFor:
             external = scheme is not None or not has_request_context()
         if scheme is not None and not external:
             raise ValueError("When specifying '_scheme', '_external' must be True.")
-        parts = urlsplit(local)
-        path = normalize(unquote(parts.path)).lstrip("/")  # undo werkzeug's quoting first
-        if self.resolver is not None:
+        if self.resolver is not None and path and not path.endswith("/"):
             path = self.resolver.resolve(path)  # the hashed name from the manifest
         url = object_url(self.base_url, self.prefix + path)
         if external:
             url = self._external(url, scheme, endpoint, values)
-        return f"{url}?{parts.query}" if parts.query else url
+        return f"{url}?{query}" if query else url
 
     def _external(self, url: str, scheme: str | None, endpoint: str, values: Any) -> str:
         if url.startswith("//"):  # protocol-relative base

@@ -8,8 +8,8 @@ script URL in the page and every resource the browser fetched is a bucket URL, a
 that only the example's stylesheets set (and Bootstrap's own) are applied, and the scripts
 ran. A screenshot goes to tests/artifacts/browser.png.
 
-Every test runs twice: with plain keys, and with ``CLOUDCOLLECT_FINGERPRINT`` on, where
-every URL must be the hashed one from the manifest and the stylesheet's rewritten
+Every example test runs twice: with plain keys, and with ``CLOUDCOLLECT_FINGERPRINT`` on,
+where every URL must be the hashed one from the manifest and the stylesheet's rewritten
 ``url()`` must load the logo's hashed copy.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from werkzeug.serving import make_server
 from cloudcollect.pipeline import publish
 from examples.exampleapp import create_app
 from tests.conftest import Bucket
+from tests.support.public import allow_public_read
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -91,16 +93,7 @@ def published_site(
     request log). With fingerprinting on, that URL is the hashed copy's."""
     fingerprint: bool = request.param
     manifest = tmp_path / "cloudcollect-manifest.json"
-    config = {
-        "CLOUDCOLLECT_SERVE_FROM_BUCKET": True,
-        "CLOUDCOLLECT_BUCKET": bucket.name,
-        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
-        "CLOUDCOLLECT_ADDRESSING_STYLE": "path",
-        "CLOUDCOLLECT_PREFIX": PREFIX,
-        "CLOUDCOLLECT_FINGERPRINT": fingerprint,
-        "CLOUDCOLLECT_MANIFEST_PATH": str(manifest),
-    }
-    app = create_app(config)
+    app = create_app(switched_on(bucket, manifest, CLOUDCOLLECT_FINGERPRINT=fingerprint))
     report = publish(app)
     assert report.exit_code == 0, report.summary_line()
     bucket_base = f"{bucket.server.endpoint}/{bucket.name}/{PREFIX}"
@@ -114,27 +107,36 @@ def published_site(
     allow_public_read(bucket, PREFIX)
     log = RequestLog(app.wsgi_app)
     app.wsgi_app = log  # type: ignore[method-assign]
+    with serving(app) as app_url:
+        yield app_url, url_of, log
+
+
+def switched_on(bucket: Bucket, manifest: Path, **config: Any) -> dict[str, Any]:
+    """The config of an app that serves from ``bucket`` under PREFIX."""
+    return {
+        "CLOUDCOLLECT_SERVE_FROM_BUCKET": True,
+        "CLOUDCOLLECT_BUCKET": bucket.name,
+        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
+        "CLOUDCOLLECT_ADDRESSING_STYLE": "path",
+        "CLOUDCOLLECT_PREFIX": PREFIX,
+        "CLOUDCOLLECT_MANIFEST_PATH": str(manifest),
+        **config,
+    }
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve ``app`` on loopback in a thread; yield its URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", url_of, log
+        yield url
     finally:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
-
-
-def allow_public_read(bucket: Bucket, prefix: str) -> None:
-    """The prefix-scoped bucket policy docs/serving.md recommends."""
-    statement = {
-        "Effect": "Allow",
-        "Principal": "*",
-        "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{bucket.name}/{prefix}*",
-    }
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-    bucket.client.put_bucket_policy(Bucket=bucket.name, Policy=policy)
 
 
 @pytest.fixture
@@ -147,6 +149,7 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     options.binary_location = str(CHROMIUM)
     for argument in (*CHROME_ARGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # failed loads, JS errors
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     driver.set_page_load_timeout(30)
     try:

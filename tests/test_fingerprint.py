@@ -443,6 +443,18 @@ def test_strict_url_for_raises_for_a_name_not_in_the_manifest_case_included(
         url_for("static", filename="img/Logo.PNG")
 
 
+def test_strict_url_for_gives_directory_urls_and_app_urls_for_excluded_files(
+    tmp_path: Path,
+) -> None:
+    app = fingerprint_app(tmp_path, exclude=["static/drafts/*"])
+    run(app, MemoryStorage())
+
+    with app.test_request_context():  # neither raises, though the manifest lists neither
+        assert url_for("static", filename="") == "https://cdn.example/site/static/"
+        assert url_for("static", filename="img/") == "https://cdn.example/site/static/img/"
+        assert url_for("static", filename="drafts/x.css") == "/static/drafts/x.css"
+
+
 def test_strict_url_for_without_any_manifest_says_to_publish_first(tmp_path: Path) -> None:
     app = fingerprint_app(tmp_path)
     with app.test_request_context(), pytest.raises(FingerprintError, match="no manifest"):

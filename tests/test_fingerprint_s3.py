@@ -27,7 +27,7 @@ from cloudcollect.report import Report
 from cloudcollect.rewrite import references
 from tests.conftest import Bucket
 from tests.support.apps import make_app
-from tests.test_browser import allow_public_read
+from tests.support.public import allow_public_read
 
 pytestmark = pytest.mark.seaweedfs
 
