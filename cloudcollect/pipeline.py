@@ -54,7 +54,8 @@ def publish(
     they name (closed at the end only when opened here). ``progress(outcome=...)`` is
     called for every finished key; ``on_plan(plan)`` once the plan is known (before any
     write). Setting ``cancel`` stops scheduling work; the Report then carries Interrupted.
-    ``clock`` (default: now, UTC) dates a fingerprinted release and its cleanup's grace.
+    ``clock`` (default: now, UTC) dates a fingerprinted release, and its cleanup's grace
+    when the storage does not tell its own time (see ``storage.base.storage_time``).
     """
     settings = settings or app_settings(app)
     report = Report(dry_run=dry_run)

@@ -9,7 +9,8 @@ Order, for releases without 404s:
    never treats them as orphans; the current manifest is read.
 3. ``cleanup``: the plan's deletions are cut down to what no kept release references (the
    new one and the ``CLOUDCOLLECT_KEEP_MANIFESTS`` before it) and what is older than
-   ``CLOUDCOLLECT_GRACE_SECONDS``; old history manifests go by the same rule.
+   ``CLOUDCOLLECT_GRACE_SECONDS`` by the storage's clock where it tells it (``storage_time``);
+   old history manifests go by the same rule.
 4. ``finish`` (after every upload succeeded): verify that each hashed key is stored (one
    listing; HEAD per key when listing is denied), then upload the manifest, its history
    copy first and ``manifest.json`` last, and write the local manifest file. A failed
@@ -48,7 +49,7 @@ from .fingerprint import (
 from .lease import LIST_DENIED
 from .plan import Action, LocalAsset, Plan, Step
 from .report import FAILED, UPLOADED, Outcome, Report
-from .storage.base import RemoteObject, Storage, put_bytes
+from .storage.base import RemoteObject, Storage, put_bytes, storage_time
 
 
 class Release:
@@ -116,7 +117,8 @@ class Release:
         candidates = [objects[s.key] for s in plan.deletes if s.key in objects]
         candidates += [self.own[key] for key in sorted(history.values())]
         grace = timedelta(seconds=self.settings.grace_seconds)
-        allowed = set(removable(candidates, self.prefix, kept, self.now, grace))
+        now = storage_time(self.storage) or self.now  # object times are the storage's
+        allowed = set(removable(candidates, self.prefix, kept, now, grace))
         deletes = [
             Step(Action.DELETE, obj.key, "no local source", size=obj.size)
             for obj in sorted(candidates, key=lambda obj: obj.key)

@@ -9,7 +9,9 @@ breaks DeleteObjects does not block the others; grace is measured by the storage
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from flask import Flask
 from cloudcollect import publish
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.errors import ConfigError, DeletionRefused
+from cloudcollect.extension import app_settings
 from tests.conftest import Bucket
 from tests.support.apps import APP_FILES, make_app
 from tests.support.faultproxy import Fault, FaultProxy, error
@@ -278,3 +281,30 @@ def test_a_bad_key_that_cannot_be_deleted_is_reported_escaped(
     report = json.loads(run_cli(app, "--json").stdout)
     failure = report["failures"][0]
     assert failure["key"] == BAD and "\x01" not in failure["message"]
+
+
+# ---------------------------------------------------------------- 7: the storage's clock
+
+
+def test_grace_is_measured_by_the_storage_clock_not_the_runner(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    app = app_for(tmp_path, bucket, FINGERPRINT=True, DELETE=True, KEEP_MANIFESTS=0)
+    assert publish(app).exit_code == 0
+    first = bucket.keys()
+    old_copy = {key for key in first if key.startswith(P + "static/css/site.")} - {
+        P + "static/css/site.css"
+    }
+    assert len(old_copy) == 1
+    (tmp_path / "static/css/site.css").write_text("body { color: blue; }\n")
+    ahead = datetime.now(timezone.utc) + timedelta(days=2)  # a runner's clock far ahead
+    report = publish(app, clock=lambda: ahead)
+    assert report.exit_code == 0, report.to_dict()
+    assert deleted(report) == set()  # written seconds ago by the storage's clock
+    assert first <= bucket.keys()
+
+    time.sleep(1.1)  # LastModified and Date have whole seconds: let the storage's clock move
+    no_grace = app_settings(app).replace(grace_seconds=0)
+    report = publish(app, no_grace, clock=lambda: ahead + timedelta(minutes=1))
+    assert report.exit_code == 0, report.to_dict()
+    assert old_copy <= deleted(report)  # cleanup still removes what no release uses

@@ -502,6 +502,7 @@ def test_check_counts_kept_releases_as_in_sync_and_expired_ones_as_extra(tmp_pat
     (tmp_path / "static/img/logo.png").write_bytes(b"\x89PNG logo v2")
     clock.now += timedelta(minutes=1)
     run(app, storage, clock)
+    clock.now += timedelta(hours=2)  # the storage's clock, which cleanup's grace follows
 
     report = check(app, storage=storage)
 

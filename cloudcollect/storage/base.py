@@ -12,7 +12,7 @@ import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, cast, runtime_checkable
 
 #: User-metadata name under which every backend records the hex MD5 of the content.
 MD5_METADATA = "cloudcollect-md5"
@@ -111,3 +111,11 @@ def put_bytes(storage: Storage, key: str, data: bytes, headers: Mapping[str, str
     ``key`` through ``storage.put``; return its ETag."""
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     return storage.put(key, io.BytesIO(data), len(data), md5, headers)
+
+
+def storage_time(storage: Storage) -> datetime | None:
+    """The storage's own clock, for a backend that tells it with an optional
+    ``server_time()`` method (s3: the Date of a HeadBucket answer; memory: its clock);
+    None for the others (the filesystem's clock is the local one)."""
+    reader = getattr(storage, "server_time", None)
+    return cast("datetime | None", reader()) if callable(reader) else None

@@ -106,5 +106,9 @@ class MemoryStorage:
     def public_url(self, key: str) -> str:
         return object_url(self.base_url, key)
 
+    def server_time(self) -> datetime:
+        """The clock that dates what this storage stores (see ``storage_time``)."""
+        return self.clock()
+
     def close(self) -> None:
         """Nothing to release."""

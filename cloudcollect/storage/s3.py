@@ -47,6 +47,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar, cast
 from urllib.parse import unquote_plus
 
@@ -472,6 +473,28 @@ class S3Storage:
         if not self._lean_reads or _hooked(self._client, operation):
             return None
         return self._lean
+
+    def server_time(self) -> datetime | None:
+        """The storage's clock: the Date header of a HeadBucket answer (None without a
+        readable one). Fingerprint cleanup measures its grace period with it, so a
+        runner whose clock is ahead cannot void the grace."""
+        try:
+            if (lean := self._reader("HeadBucket")) is not None:
+                with self._lock:
+                    self.operations["HeadBucket"] += 1
+                answer = lean.request("HEAD", lean.target.bucket_path(), None)
+                date = answer.headers.get("Date")
+            else:
+                response = self.client.head_bucket(Bucket=self.bucket)
+                date = response["ResponseMetadata"]["HTTPHeaders"].get("date")
+        except RequestFailed as failed:
+            raise _lean_error("HeadBucket", None, failed) from None
+        except BOTO_ERRORS as error:
+            raise self._error(error, "HeadBucket") from None
+        try:
+            return parsedate_to_datetime(date).astimezone(timezone.utc) if date else None
+        except (TypeError, ValueError):
+            return None
 
     def _lean_request(
         self, operation: str, key: str | None, path: str, query: dict[str, str] | None = None
