@@ -92,9 +92,11 @@ def check(
     *,
     storage: Any = None,
     cancel: threading.Event | None = None,
+    report: Report | None = None,
 ) -> CheckReport:
     """Compare the storage with ``app``'s static files; write nothing.
 
+    ``report``: an empty Report the first comparison fills (see ``publish``).
     Extra objects are looked for where ``--delete`` would delete (the prefix, or each
     static URL root without a prefix). When no such scope exists (a static folder served
     at the URL root and no prefix), extras are not checked and a warning says so.
@@ -103,7 +105,12 @@ def check(
 
     settings = settings or app_settings(app)
     report = publish(
-        app, settings.replace(delete=True), storage=storage, dry_run=True, cancel=cancel
+        app,
+        settings.replace(delete=True),
+        storage=storage,
+        dry_run=True,
+        cancel=cancel,
+        report=report,
     )
     if isinstance(report.fatal, DeletionRefused):
         reason = str(report.fatal)

@@ -2,7 +2,8 @@
 
 Library errors become exit codes here and only here. SIGINT and SIGTERM stop scheduling
 new transfers, let in-flight ones end, skip deletion, print the summary and exit 130/143
-(click alone would turn Ctrl-C into exit 1, the code of a partial failure).
+(click alone would turn Ctrl-C into exit 1, the code of a partial failure). A second
+signal prints the summary of what is known and exits at once, with the same code.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -27,7 +28,7 @@ from flask.cli import ScriptInfo
 from . import envvars
 from .check import CheckReport
 from .config import Settings
-from .errors import CloudCollectError
+from .errors import CloudCollectError, Interrupted
 from .eta import Estimator, cost, format_seconds
 from .extension import app_settings
 from .keys import printable
@@ -36,21 +37,25 @@ from .report import FAILED, PLANNED, Outcome, Report
 
 
 class _Cancel(threading.Event):
-    """A cancel event that remembers which signal set it."""
+    """A cancel event that remembers which signal set it, and the Report being filled
+    (summarised if a second signal ends the process)."""
 
     signum = signal.SIGINT.value
+    report: Report | None = None
+    started = 0.0
 
 
 @contextmanager
 def _signals_cancel(cancel: _Cancel) -> Iterator[None]:
-    """While active, SIGINT/SIGTERM set ``cancel``; a second signal stops at once."""
+    """While active, SIGINT/SIGTERM set ``cancel``; a second signal ends the process at
+    once (:func:`_exit_now`)."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if cancel.is_set():
-            raise SystemExit(128 + signum)
+            _exit_now(signum, cancel)
         cancel.signum = signum
         cancel.set()
-        click.echo(f"\nstopping after in-flight transfers (signal {signum})...", err=True)
+        _write_stderr(f"\nstopping after in-flight transfers (signal {signum})...\n")
 
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -61,6 +66,27 @@ def _signals_cancel(cancel: _Cancel) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _exit_now(signum: int, cancel: _Cancel) -> NoReturn:
+    """The second signal: print the summary of what is known and leave with 128 + signum
+    without waiting for in-flight transfers (``os._exit``: no thread is joined). An
+    incomplete multipart upload may stay behind (see the README's lifecycle rule)."""
+    lines = [f"second signal {signum}: exiting now, in-flight transfers abandoned"]
+    report = cancel.report
+    if report is not None:
+        report.fatal = Interrupted(signum)
+        report.seconds = time.perf_counter() - cancel.started
+        lines.append(report.summary_line())
+    _write_stderr("\n" + "\n".join(lines) + "\n")
+    os._exit(128 + signum)
+
+
+def _write_stderr(text: str) -> None:
+    """Write to fd 2 directly: a signal handler may interrupt a buffered write to
+    ``sys.stderr``, which must not be re-entered."""
+    with suppress(OSError):
+        os.write(2, text.encode("utf-8", "replace"))
 
 
 class _ProgressBar:
@@ -212,10 +238,11 @@ def _run(
     interactive = sys.stderr.isatty() and not (quiet or as_json or verbose)
     bar = _ProgressBar(interactive, settings.workers)
     cancel = _Cancel()
+    cancel.report, cancel.started = Report(dry_run=dry_run or check), time.perf_counter()
     with _signals_cancel(cancel):
         try:
             report = (
-                check_run(app, settings, cancel=cancel)
+                check_run(app, settings, cancel=cancel, report=cancel.report)
                 if check
                 else publish(
                     app,
@@ -225,6 +252,7 @@ def _run(
                     progress=bar,
                     cancel=cancel,
                     on_plan=bar.start,
+                    report=cancel.report,
                 )
             )
         finally:

@@ -47,6 +47,7 @@ def publish(
     cancel: threading.Event | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     clock: Callable[[], datetime] | None = None,
+    report: Report | None = None,
 ) -> Report:
     """Publish ``app``'s static files; return the Report (see the module docstring).
 
@@ -56,9 +57,11 @@ def publish(
     write). Setting ``cancel`` stops scheduling work; the Report then carries Interrupted.
     ``clock`` (default: now, UTC) dates a fingerprinted release, and its cleanup's grace
     when the storage does not tell its own time (see ``storage.base.storage_time``).
+    ``report``: an empty Report to fill and return (the CLI keeps it, to print what is
+    known if a second signal ends the process); a new one by default.
     """
     settings = settings or app_settings(app)
-    report = Report(dry_run=dry_run)
+    report = report if report is not None else Report(dry_run=dry_run)
     started = time.perf_counter()
     owned = storage is None
     release: Release | None = None

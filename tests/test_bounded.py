@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,10 @@ from flask import Flask, url_for
 
 from cloudcollect import publish
 from cloudcollect.errors import FingerprintError
+from tests import test_reliability as reliability
 from tests.conftest import Bucket
 from tests.support.apps import make_app
-from tests.support.faultproxy import Action, Fault, FaultProxy
+from tests.support.faultproxy import Action, Fault, FaultProxy, delay
 from tests.support.seaweed import REGION
 
 pytestmark = pytest.mark.seaweedfs
@@ -130,3 +133,40 @@ def test_a_listing_that_repeats_its_continuation_token_is_fatal(
     assert "repeated a continuation token" in str(report.fatal)
     assert len(fault_proxy.requests("ListObjectsV2")) == 2
     assert fault_proxy.writes() == []
+
+
+@pytest.mark.parametrize(
+    ("signum", "operation"),
+    [(signal.SIGINT, "ListObjectsV2"), (signal.SIGTERM, "PutObject")],
+)
+def test_a_second_signal_exits_within_a_second_with_the_summary(
+    tmp_path: Path,
+    bucket: Bucket,
+    fault_proxy: FaultProxy,
+    signum: signal.Signals,
+    operation: str,
+) -> None:
+    """Every ``operation`` request hangs 60 s in the proxy: the first signal waits for it,
+    the second must not. Target 1 s; asserted < 5 s (a loaded machine's margin)."""
+    held = fault_proxy.add(Fault(operation, None, delay(60), times=None))
+    tree = tmp_path / "tree"
+    make_app(tree, {}, FILES)
+    app_config = reliability.config(bucket, fault_proxy.url, WORKERS=2)
+    process = reliability.flask_subprocess(tmp_path, tree, [], app_config)
+    try:
+        reliability.wait_for(lambda: held.seen >= 1, f"the first {operation}")
+        process.send_signal(signum)
+        time.sleep(0.5)
+        assert process.poll() is None, "the first signal must wait for the in-flight PUTs"
+        started = time.monotonic()
+        process.send_signal(signum)
+        _stdout, stderr = process.communicate(timeout=30)
+        elapsed = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 128 + signum, stderr
+    assert reliability.summary_counts(stderr).startswith("uploaded 0, deleted 0,")
+    assert "exiting now" in stderr
+    assert elapsed < 5, elapsed
