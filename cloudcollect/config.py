@@ -80,6 +80,9 @@ class Settings:
     base_url: str | None = _setting(None, "str?", "Public base URL (CDN); derived if unset.")
     include: tuple[str, ...] = _setting((), "globs", "Only keys matching these globs.")
     exclude: tuple[str, ...] = _setting((), "globs", "Keys matching these globs are skipped.")
+    hashed: tuple[str, ...] = _setting(
+        (), "globs", "Paths already content-hashed (besides bundler manifests): kept, immutable."
+    )
     workers: int = _setting(
         16, "int", "Parallel transfers and hashing threads.", minimum=1, maximum=1024
     )

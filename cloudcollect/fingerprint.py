@@ -26,11 +26,11 @@ from pathlib import Path
 
 from .errors import FingerprintError
 from .jsondoc import load_json
+from .headers import IMMUTABLE as IMMUTABLE  # re-exported: copies use it too
 from .plan import LocalAsset
 from .rewrite import SOURCEMAP, Reference, apply, is_rewritable, references, rewritten_url, target
 from .storage.base import RemoteObject
 
-IMMUTABLE = "public, max-age=31536000, immutable"
 MANIFEST_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-cache"}
 MANIFEST_VERSION = 1
 HASH_LENGTH = 12
@@ -140,18 +140,24 @@ def fingerprint_assets(
     strict: bool,
     modules: bool,
     warn: Warn,
+    hashed: Callable[[str], bool] = lambda path: False,
 ) -> tuple[list[LocalAsset], dict[str, str]]:
     """The hashed copy of every asset and the manifest's files mapping.
 
-    Copies carry the original's headers with ``Cache-Control: IMMUTABLE``. A reference to
+    A path for which ``hashed`` is true (a bundler already hashed its name, see
+    ``cloudcollect.bundler``) maps to itself: no copy, its content is not rewritten, and
+    references to it stay as written. Copies carry the original's headers with
+    ``Cache-Control: IMMUTABLE``. A reference to
     a file that is not published is a FingerprintError in strict mode and a warning
     otherwise (a missing source map is always only a warning: the file works without
     it); it is then left as written.
     """
     known = frozenset(asset.key[len(prefix) :] for asset in assets)
+    kept = frozenset(path for path in known if hashed(path))
     maps: list[str] = []  # missing source maps: one warning for all
     scanned = {
-        s.path: s for s in (_scan(a, prefix, known, strict, modules, warn, maps) for a in assets)
+        s.path: s
+        for s in (_scan(a, prefix, known, kept, strict, modules, warn, maps) for a in assets)
     }
     if maps:
         warn(
@@ -163,6 +169,9 @@ def fingerprint_assets(
     md5s: dict[str, str] = {}
     for path in _dependency_order(scanned):
         item = scanned[path]
+        if path in kept:
+            files[path] = path
+            continue
         copy = _hashed_copy(item, prefix, md5s, workdir)
         md5s[path] = copy.md5
         files[path] = copy.key[len(prefix) :]
@@ -174,6 +183,7 @@ def _scan(
     asset: LocalAsset,
     prefix: str,
     known: frozenset[str],
+    kept: frozenset[str],
     strict: bool,
     modules: bool,
     warn: Warn,
@@ -181,7 +191,7 @@ def _scan(
 ) -> _Scanned:
     path = asset.key[len(prefix) :]
     item = _Scanned(asset, path, {})
-    if not is_rewritable(path):
+    if path in kept or not is_rewritable(path):
         return item
     if asset.size > REWRITE_LIMIT:
         warn(f"{path}: over {REWRITE_LIMIT} bytes, its references are not rewritten")
@@ -196,7 +206,8 @@ def _scan(
         if pointed is None:
             continue
         if pointed in known:
-            item.deps[ref] = pointed
+            if pointed not in kept:  # a name the bundler hashed is referenced as it is
+                item.deps[ref] = pointed
             continue
         message = f"{path} refers to {ref.url!r}, which is not published ({pointed})"
         if ref.kind == SOURCEMAP:

@@ -77,6 +77,8 @@ TEXT_NAMES = frozenset(
     {"LICENSE", "LICENCE", "COPYING", "NOTICE", "AUTHORS", "CONTRIBUTORS", "PATENTS"}
     | {"README", "CHANGELOG", "CHANGES", "HISTORY", "VERSION"}
 )
+#: Cache-Control of content-hashed names: hashed copies and files a bundler already hashed.
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def content_type(key: str, overrides: Mapping[str, str] | None = None) -> str:
@@ -91,16 +93,19 @@ def content_type(key: str, overrides: Mapping[str, str] | None = None) -> str:
     return MIME_TYPES.get(extension, DEFAULT_TYPE)
 
 
-def headers_for(path: str, settings: Settings) -> dict[str, str]:
+def headers_for(path: str, settings: Settings, *, hashed: bool = False) -> dict[str, str]:
     """The headers to store with the object at ``path`` (the key without the prefix).
 
-    Start from Content-Type and the default Cache-Control, then apply every rule whose
-    glob matches, in order (a later rule overrides an earlier one). A rule value of ``""``
-    removes that header. Header names are matched case-insensitively and kept in the
-    canonical ``Title-Case`` form.
+    Start from Content-Type and the default Cache-Control (:data:`IMMUTABLE` when the name
+    is ``hashed`` already, see ``cloudcollect.bundler``), then apply every rule whose glob
+    matches, in order (a later rule overrides an earlier one, and any rule the immutable
+    default). A rule value of ``""`` removes that header. Header names are matched
+    case-insensitively and kept in the canonical ``Title-Case`` form.
     """
     headers = {"Content-Type": content_type(path, settings.mime_types)}
-    if settings.cache_control:
+    if hashed:
+        headers["Cache-Control"] = IMMUTABLE
+    elif settings.cache_control:
         headers["Cache-Control"] = settings.cache_control
     for pattern, values in settings.headers:
         if matches(pattern, path):

@@ -17,6 +17,7 @@ from functools import partial
 
 from flask import Flask
 
+from .bundler import hashed_paths
 from .compress import add_variants, check_storage, compressing
 from .config import Settings
 from .deletion import allowed_deletes, delete_scope, outside_sync
@@ -77,8 +78,9 @@ def publish(
             discovery = discover(app, settings)
             _drop_own_keys(discovery, settings, report)
             _record_discovery(discovery, report)
+            hashed = hashed_paths(discovery, settings, report.warn)
             if settings.fingerprint:
-                release = _release(app, settings, storage, report, clock)
+                release = _release(app, settings, storage, report, clock, hashed)
             _run(
                 discovery,
                 listing,
@@ -91,6 +93,7 @@ def publish(
                 cancel,
                 on_plan,
                 release,
+                hashed,
             )
         if settings.cloudfront_distribution_id and not dry_run and report.exit_code == 0:
             from .storage.cloudfront import invalidate  # imports boto3 only when configured
@@ -129,10 +132,11 @@ def _run(
     cancel: threading.Event | None,
     on_plan: Callable[[Plan], None] | None,
     release: Release | None = None,
+    hashed: Callable[[str], bool] | None = None,
 ) -> None:
     derive = release.derive if release is not None else None
     assets, remote = _hash_while_listing(
-        discovery.files, listing, settings, storage, report, derive
+        discovery.files, listing, settings, storage, report, derive, hashed
     )
     if release is not None:
         release.take_own(remote.objects, remote.listed)
@@ -188,6 +192,7 @@ def _hash_while_listing(
     storage: Storage,
     report: Report,
     derive: Callable[[list[LocalAsset]], list[LocalAsset]] | None = None,
+    hashed: Callable[[str], bool] | None = None,
 ) -> tuple[list[LocalAsset], RemoteView]:
     """Hash every file in parallel while ``listing`` runs; then HEAD undecidable keys.
 
@@ -202,7 +207,7 @@ def _hash_while_listing(
         else:
             assets.append(result)
 
-    _hash_files(files, _hasher(settings), keep, _hashing_threads(settings))
+    _hash_files(files, _hasher(settings, hashed), keep, _hashing_threads(settings))
     remote = listing.result()
     for problem in remote.problems:
         report.warn(problem)
@@ -219,13 +224,14 @@ def _release(
     storage: Storage,
     report: Report,
     clock: Callable[[], datetime] | None,
+    hashed: Callable[[str], bool],
 ) -> Release:
     """The fingerprinting side of the run; the local manifest defaults to the instance
     folder (``<instance_path>/cloudcollect-manifest.json``)."""
     local = local_manifest_path(settings.manifest_path, app.instance_path)
     settings = settings.replace(manifest_path=str(local))
     now = clock() if clock is not None else datetime.now(timezone.utc)
-    return Release(settings, storage, report, now)
+    return Release(settings, storage, report, now, hashed)
 
 
 def _hash_files(
@@ -252,8 +258,11 @@ def _hashing_threads(settings: Settings) -> int:
     return max(1, min(settings.workers, 2 * (os.cpu_count() or 1)))
 
 
-def _hasher(settings: Settings) -> Callable[[LocalFile], LocalAsset | Outcome]:
+def _hasher(
+    settings: Settings, hashed: Callable[[str], bool] | None = None
+) -> Callable[[LocalFile], LocalAsset | Outcome]:
     prefix_length = len(settings.prefix)
+    is_hashed = hashed or (lambda path: False)
     cache = open_cache(settings.hash_cache)  # MD5s of files unchanged since a last run
 
     def hash_one(file: LocalFile) -> LocalAsset | Outcome:
@@ -270,7 +279,8 @@ def _hasher(settings: Settings) -> Callable[[LocalFile], LocalAsset | Outcome]:
                 error_code="LocalReadError",
                 message=message,
             )
-        headers = headers_for(file.key[prefix_length:], settings)
+        path = file.key[prefix_length:]
+        headers = headers_for(path, settings, hashed=is_hashed(path))
         return LocalAsset(file.key, file.path, file.size, file.mtime_ns, md5, headers)
 
     return hash_one

@@ -55,11 +55,19 @@ from .storage.base import RemoteObject, Storage, put_bytes, storage_time
 class Release:
     """The fingerprinting side of one run; see the module docstring for the order."""
 
-    def __init__(self, settings: Settings, storage: Storage, report: Report, now: datetime):
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        report: Report,
+        now: datetime,
+        hashed: Callable[[str], bool] = lambda path: False,
+    ):
         self.settings = settings
         self.storage = storage
         self.report = report
         self.now = now
+        self.hashed = hashed  # names a bundler hashed already: kept as they are
         self.prefix = settings.prefix
         self.workdir = Path(tempfile.mkdtemp(prefix="cloudcollect-rewritten-"))
         self._cleanup_workdir = weakref.finalize(self, shutil.rmtree, self.workdir, True)
@@ -81,6 +89,7 @@ class Release:
             strict=self.settings.manifest_strict,
             modules=self.settings.rewrite_js_imports,
             warn=self.report.warn,
+            hashed=self.hashed,
         )
         originals = {asset.key for asset in assets}
         return assets + [copy for copy in copies if copy.key not in originals]
