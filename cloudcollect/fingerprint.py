@@ -25,8 +25,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .errors import FingerprintError
-from .jsondoc import load_json
 from .headers import IMMUTABLE as IMMUTABLE  # re-exported: copies use it too
+from .jsondoc import load_json
 from .plan import LocalAsset
 from .rewrite import SOURCEMAP, Reference, apply, is_rewritable, references, rewritten_url, target
 from .storage.base import RemoteObject
