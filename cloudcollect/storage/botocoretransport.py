@@ -1,0 +1,279 @@
+"""The botocore transport: the storage's requests sent by botocore's client.
+
+Used where the fast transport does not implement what the settings ask for (FIPS,
+dual-stack or accelerate endpoints, another signature version, CRC checksums, region
+discovery on AWS...; the rule is in ``awsenv``) or when ``CLOUDCOLLECT_TRANSPORT=botocore``.
+
+A :class:`~.transport.Request` becomes the client call of its operation: wire headers and
+query parameters are mapped back onto the operation's parameters through botocore's own
+service model (``client.meta.service_model``, each member's ``location`` and wire
+``name``), the body or XML document onto its payload parameter. The answer is kept raw
+(status, headers, body) from the public ``before-parse`` event, so the storage parses the
+same bytes whichever transport carried them. botocore's own retries are off
+(``total_max_attempts = 1``): the shared :class:`~.retry.RetryPolicy` retries here too.
+Only public API: ``botocore.session``, ``botocore.config.Config``, ``botocore.xform_name``,
+client methods, ``client.meta.events`` and ``client.meta.service_model``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+import botocore.exceptions as bce
+
+from ..config import Settings
+from ..errors import ConfigError
+from . import awsenv
+from .fasttransport import credentials_error
+from .retry import Retryable, RetryPolicy
+from .transport import (
+    SUBRESOURCES,
+    FileSlice,
+    Request,
+    Response,
+    SourceChanged,
+    TransportError,
+)
+
+if TYPE_CHECKING:
+    import botocore.session
+    from botocore.config import Config
+
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 60
+_EMPTY_LISTING = b"<ListBucketResult></ListBucketResult>"
+_LISTINGS = frozenset({"ListObjectsV2", "ListObjects"})
+_META = "x-amz-meta-"
+
+
+class BotocoreTransport:
+    """Requests to one bucket through a botocore S3 client; thread-safe."""
+
+    name = "botocore"
+
+    def __init__(
+        self, client: Any, bucket: str, policy: RetryPolicy, *, ca_bundle: str | None = None
+    ) -> None:
+        """``ca_bundle``: checked to exist before each HTTPS request (as the fast
+        transport does), None for plain HTTP."""
+        self.client = client
+        self._bucket = bucket
+        self._policy = policy
+        self._ca_bundle = ca_bundle
+        self._raw = threading.local()
+        events = client.meta.events
+        events.register("before-parse.s3", self._keep_raw, unique_id="cloudcollect-raw")
+        events.register(
+            "before-sign.s3.DeleteObjects", _add_content_md5, unique_id="cloudcollect-md5"
+        )
+
+    def send(self, request: Request) -> Response:
+        return self._policy.run(request, lambda: self._attempt(request))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _attempt(self, request: Request) -> Response:
+        if self._ca_bundle is not None and not os.path.exists(self._ca_bundle):
+            raise TransportError("SSLError", f"CA bundle {self._ca_bundle!r} does not exist")
+        model = self.client.meta.service_model.operation_model(request.operation)
+        params = api_params(model, request, self._bucket)
+        call = getattr(self.client, _method_name(request.operation))
+        self._raw.answer = None
+        self._raw.operation = request.operation
+        try:
+            parsed = call(**params)
+        except bce.ClientError as error:
+            return _answer_from_error(error)
+        except _Unredirectable as moved:
+            return moved.answer
+        except bce.SSLError as error:
+            raise TransportError("SSLError", str(error)) from None
+        except (bce.ReadTimeoutError, bce.ConnectTimeoutError) as error:
+            raise Retryable("Timeout", str(error)) from None
+        except (bce.ConnectionError, bce.HTTPClientError) as error:
+            cause = getattr(error, "kwargs", {}).get("error")
+            if isinstance(cause, SourceChanged):
+                raise cause from None
+            raise Retryable("ConnectionError", str(error)) from None
+        except (bce.NoCredentialsError, bce.PartialCredentialsError) as error:
+            raise credentials_error(error) from None
+        except (bce.CredentialRetrievalError, bce.TokenRetrievalError) as error:
+            raise credentials_error(error) from None
+        answer: Response = self._raw.answer
+        if "Body" in parsed and hasattr(parsed["Body"], "read"):
+            return Response(answer.status, answer.headers, parsed["Body"].read())
+        return answer
+
+    def _keep_raw(
+        self,
+        operation_model: Any,
+        response_dict: dict[str, Any],
+        **_: Any,
+    ) -> None:
+        """Keep the raw answer of a success (an error is read from botocore's exception,
+        which follows region redirects); a redirect without a region ends the call (see
+        :class:`_Unredirectable`); a listing page's XML is taken away from botocore's (much
+        slower) parser, which then parses an empty page."""
+        if operation_model.name != getattr(self._raw, "operation", None):
+            return  # a request botocore makes on its own (a region probe)
+        body: Any = response_dict.get("body")
+        headers = {str(k).lower(): str(v) for k, v in response_dict["headers"].items()}
+        status = int(response_dict["status_code"])
+        raw = body if isinstance(body, bytes) else b""
+        self._raw.answer = Response(status, headers, raw)
+        if 300 <= status < 400 and "x-amz-bucket-region" not in headers:
+            if not isinstance(body, bytes) and hasattr(body, "read"):
+                raw = body.read()
+            raise _Unredirectable(Response(status, headers, raw))
+        if operation_model.name in _LISTINGS and status == 200 and isinstance(body, bytes):
+            response_dict["body"] = _EMPTY_LISTING
+
+
+class _Unredirectable(Exception):
+    """A redirect that names no region: botocore's region redirector would probe the
+    bucket with HeadBucket, which is redirected in turn, without end. The answer is
+    taken as it is, as the fast transport takes it."""
+
+    def __init__(self, answer: Response) -> None:
+        super().__init__("redirect without a region")
+        self.answer = answer
+
+
+def api_params(model: Any, request: Request, bucket: str) -> dict[str, Any]:
+    """The client call's parameters for ``request``, through the operation's model."""
+    params: dict[str, Any] = {"Bucket": bucket}
+    if request.key is not None:
+        params["Key"] = request.key
+    headers, queries = _wire_members(model)
+    metadata: dict[str, str] = {}
+    for name, value in request.headers.items():
+        lower = name.lower()
+        if lower.startswith(_META):
+            metadata[lower[len(_META) :]] = value
+        elif lower == "content-md5" and request.document is not None:
+            continue  # computed over botocore's own serialisation (_add_content_md5)
+        else:
+            member, shape = _member(headers, lower, request.operation)
+            params[member] = _typed(shape, value)
+    if metadata:
+        params["Metadata"] = metadata
+    for name, value in request.query.items():
+        if name in SUBRESOURCES.get(request.operation, {}):
+            continue
+        member, shape = _member(queries, name, request.operation)
+        params[member] = _typed(shape, value)
+    payload = model.input_shape.serialization.get("payload")
+    if request.document is not None:
+        params[payload] = dict(request.document)
+    elif isinstance(request.body, FileSlice):
+        params[payload] = request.body.reader()
+    elif request.body is not None:
+        params[payload] = request.body
+    return params
+
+
+def _wire_members(model: Any) -> tuple[dict[str, tuple[str, Any]], dict[str, tuple[str, Any]]]:
+    headers: dict[str, tuple[str, Any]] = {}
+    queries: dict[str, tuple[str, Any]] = {}
+    for name, shape in model.input_shape.members.items():
+        location = shape.serialization.get("location")
+        wire = shape.serialization.get("name", name)
+        if location == "header":
+            headers[wire.lower()] = (name, shape)
+        elif location == "querystring":
+            queries[wire] = (name, shape)
+    return headers, queries
+
+
+def _member(members: Mapping[str, tuple[str, Any]], wire: str, operation: str) -> tuple[str, Any]:
+    if wire not in members:
+        raise ValueError(f"{operation} has no parameter sent as {wire!r}")
+    return members[wire]
+
+
+def _typed(shape: Any, value: str) -> Any:
+    if shape.type_name in ("integer", "long"):
+        return int(value)
+    if shape.type_name == "boolean":
+        return value.lower() == "true"
+    return value
+
+
+def _method_name(operation: str) -> str:
+    from botocore import xform_name
+
+    return str(xform_name(operation))
+
+
+def _answer_from_error(error: bce.ClientError) -> Response:
+    """The error answer, rebuilt from botocore's exception as an S3 error document."""
+    details = error.response.get("Error", {})
+    meta = error.response.get("ResponseMetadata", {})
+    status = int(meta.get("HTTPStatusCode") or 500)
+    code, message = (
+        escape(str(details.get("Code", status))),
+        escape(str(details.get("Message", ""))),
+    )
+    request_id = escape(str(meta.get("RequestId", "")))
+    body = (
+        f"<Error><Code>{code}</Code><Message>{message}</Message>"
+        f"<RequestId>{request_id}</RequestId></Error>"
+    )
+    headers = {str(k).lower(): str(v) for k, v in meta.get("HTTPHeaders", {}).items()}
+    return Response(status, headers, body.encode("utf-8"))
+
+
+def _add_content_md5(request: Any, **_: Any) -> None:
+    """Give DeleteObjects a Content-MD5 (botocore >= 1.36 sends only a CRC32, which older
+    MinIO, PowerScale and others refuse with MissingContentMD5)."""
+    body = request.body
+    if isinstance(body, bytes) and "Content-MD5" not in request.headers:
+        digest = hashlib.md5(body, usedforsecurity=False).digest()
+        request.headers["Content-MD5"] = base64.b64encode(digest).decode("ascii")
+
+
+def make_client(settings: Settings, session: botocore.session.Session, pool_size: int) -> Any:
+    """botocore's S3 client for ``settings``: one attempt per call, payloads unsigned
+    unless the profile asks otherwise; ConfigError for a bad endpoint URL."""
+    try:
+        return session.create_client(
+            "s3",
+            endpoint_url=settings.endpoint_url,
+            region_name=settings.region,
+            verify=settings.ca_bundle if settings.ca_bundle else None,
+            config=client_config(settings, session, pool_size),
+        )
+    except ValueError as error:  # bad endpoint URL
+        message = f"CLOUDCOLLECT_ENDPOINT_URL: {error}"
+        raise ConfigError(message, key="CLOUDCOLLECT_ENDPOINT_URL") from None
+
+
+def client_config(settings: Settings, session: botocore.session.Session, pool_size: int) -> Config:
+    from botocore.config import Config
+
+    s3: dict[str, Any] = {}
+    style = awsenv.addressing_style(settings, session)
+    if style != "auto":
+        s3["addressing_style"] = style
+    profile_s3 = session.get_config_variable("s3") or {}
+    if profile_s3.get("payload_signing_enabled") is None:
+        s3["payload_signing_enabled"] = False
+    signature = (session.get_scoped_config().get("s3") or {}).get("signature_version")
+    policy = settings.checksum_policy or "when_required"
+    return Config(
+        request_checksum_calculation=policy,  # type: ignore[arg-type]
+        response_checksum_validation=policy,  # type: ignore[arg-type]
+        s3=s3,  # type: ignore[arg-type]
+        signature_version=signature,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        max_pool_connections=pool_size,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+    )

@@ -1,0 +1,192 @@
+"""The seam under the S3 storage: one small :class:`Transport` (the httpx idea).
+
+The storage builds every request itself (:class:`Request`: operation, key, wire query and
+headers, a body or an XML document), parses every answer itself (:class:`Response`: status,
+headers, raw body) and turns failures into its own errors. A transport only carries one
+request to the bucket and back, with one shared retry policy (``storage/retry.py``).
+
+Two implementations, chosen by the rule in ``storage/awsenv.py`` (and the README):
+
+- ``fasttransport.FastTransport``: SigV4 from ``botocore.auth``, credentials from
+  botocore's credential chain, HTTP over a urllib3 pool;
+- ``botocoretransport.BotocoreTransport``: botocore's client, for what the fast one does
+  not implement (FIPS, dual-stack, accelerate, another signature version...).
+
+Both answer the same way: a 2xx :class:`Response`, or :class:`TransportError` once the
+retry policy gives up (after retries, or at once for what is not retryable).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Protocol
+
+#: operation -> (HTTP method, whether it addresses an object key)
+OPERATIONS: Mapping[str, tuple[str, bool]] = {
+    "HeadBucket": ("HEAD", False),
+    "ListObjectsV2": ("GET", False),
+    "ListObjects": ("GET", False),
+    "DeleteObjects": ("POST", False),
+    "HeadObject": ("HEAD", True),
+    "GetObject": ("GET", True),
+    "PutObject": ("PUT", True),
+    "DeleteObject": ("DELETE", True),
+    "CreateMultipartUpload": ("POST", True),
+    "UploadPart": ("PUT", True),
+    "CompleteMultipartUpload": ("POST", True),
+    "AbortMultipartUpload": ("DELETE", True),
+}
+#: Query parameters that name the operation itself (sent bare: ``?uploads``).
+SUBRESOURCES: Mapping[str, Mapping[str, str]] = {
+    "ListObjectsV2": {"list-type": "2"},
+    "DeleteObjects": {"delete": ""},
+    "CreateMultipartUpload": {"uploads": ""},
+}
+#: Operations whose 2xx body is an object's content, never an ``<Error>`` document.
+OBJECT_BODIES = frozenset({"GetObject"})
+
+
+@dataclass(frozen=True)
+class FileSlice:
+    """``size`` bytes of ``file`` from offset ``start``: a request body read once per
+    attempt (the file is shared by nobody else while the request runs)."""
+
+    file: BinaryIO
+    start: int
+    size: int
+
+    def reader(self) -> SliceReader:
+        return SliceReader(self)
+
+
+class SliceReader(io.RawIOBase):
+    """A readable, seekable view of a :class:`FileSlice` (what HTTP clients stream).
+
+    Reading past the file's end before ``size`` bytes raises :class:`SourceChanged`: the
+    file shrank since it was hashed.
+    """
+
+    def __init__(self, part: FileSlice) -> None:
+        super().__init__()
+        self._part = part
+        self._position = 0
+        part.file.seek(part.start)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._part.size}
+        self._position = max(0, min(self._part.size, base[whence] + offset))
+        self._part.file.seek(self._part.start + self._position)
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        remaining = self._part.size - self._position
+        count = remaining if size is None or size < 0 else min(size, remaining)
+        data = self._part.file.read(count) if count else b""
+        if len(data) < count:
+            got = self._position + len(data)
+            raise SourceChanged(f"file ended early ({got} of {self._part.size} bytes)")
+        self._position += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def __len__(self) -> int:
+        return self._part.size
+
+
+Body = bytes | FileSlice
+
+
+@dataclass(frozen=True)
+class Request:
+    """One S3 request, described on the wire's terms.
+
+    ``key`` is the object key (None for bucket-level operations); ``query`` and ``headers``
+    are wire names and values (headers lower case), without the operation's own
+    sub-resource (:data:`SUBRESOURCES`). ``body`` is the payload; ``document`` the
+    structured payload of CompleteMultipartUpload (``{"Parts": [...]}``) and DeleteObjects
+    (``{"Objects": [...], "Quiet": True}``) in botocore's parameter shape, which each
+    transport serialises (the fast one with ``s3wire.document_xml``).
+    """
+
+    operation: str
+    key: str | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Body | None = None
+    document: Mapping[str, Any] | None = None
+
+    @property
+    def method(self) -> str:
+        return OPERATIONS[self.operation][0]
+
+
+@dataclass(frozen=True)
+class Response:
+    """A successful answer: status, headers (lower-case names), the whole body (empty for
+    HEAD) and the retries it took."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = b""
+    retries: int = 0
+
+
+class TransportError(Exception):
+    """A request that failed for good.
+
+    ``code``: the service's error code (the HTTP status as text when the answer had no
+    error document, as botocore does: ``"404"`` for a HEAD), or one of
+    ``ConnectionError``, ``Timeout``, ``SSLError``, ``SourceChanged``, ``NoCredentials``,
+    ``CredentialsError``. ``status`` is the HTTP status when there was an answer.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        retries: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.request_id = request_id
+        self.retries = retries
+
+
+class SourceChanged(TransportError):
+    """The file being sent ended before its size (it changed since it was hashed)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("SourceChanged", message)
+
+
+class Transport(Protocol):
+    """Carries requests for one bucket. Thread-safe; ``name`` is ``fast`` or ``botocore``."""
+
+    name: str
+
+    def send(self, request: Request) -> Response:
+        """The 2xx answer to ``request``, after the retry policy's retries; else raise
+        :class:`TransportError` (what reading the body raises otherwise propagates)."""
+
+    def close(self) -> None:
+        """Close every connection; safe to call twice."""
