@@ -17,12 +17,13 @@ exit code; each refusal is a DeletionRefused (exit 4) and nothing is deleted:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from .config import Settings
 from .discovery import Discovery
 from .errors import DeletionRefused
-from .fingerprint import OWN_FOLDER
+from .fingerprint import HASH_LENGTH, OWN_FOLDER, VARIANT_SUFFIXES
 from .plan import Action, Plan, Step
 from .report import FAILED, Report
 
@@ -40,9 +41,38 @@ def delete_scope(discovery: Discovery, settings: Settings) -> list[str]:
     return sorted(set(roots))
 
 
-def outside_sync(discovery: Discovery) -> list[str]:
-    """Keys of local files the filters left out (a skipped directory's key ends in ``/``)."""
-    return [skipped.key for skipped in discovery.skipped if skipped.key is not None]
+class OutsideSync:
+    """``key in outside`` for the keys a run must leave alone because their local file
+    exists but a filter left it out: the file's key, everything under a skipped
+    directory, and the keys derived from such a file (its ``.gz``/``.br`` sibling, its
+    hashed copy ``name.<12 hex>.ext``, and their combinations). Conservative: an orphan
+    that merely looks like a hashed copy of a filtered-out file is kept too."""
+
+    def __init__(self, discovery: Discovery) -> None:
+        keys = [skipped.key for skipped in discovery.skipped if skipped.key is not None]
+        self.files = frozenset(key for key in keys if not key.endswith("/"))
+        self.folders = tuple(key for key in keys if key.endswith("/"))
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str) or not (self.files or self.folders):
+            return False
+        if key.startswith(self.folders):
+            return True
+        base = key
+        for suffix in VARIANT_SUFFIXES:
+            base = base.removesuffix(suffix)
+        return bool({key, base, _unhashed(key), _unhashed(base)} & self.files)
+
+
+def _unhashed(key: str) -> str:
+    """``a/b.0123456789ab.css`` -> ``a/b.css`` (``a/LICENSE.0123456789ab`` -> ``a/LICENSE``);
+    any other key unchanged."""
+    folder, slash, name = key.rpartition("/")
+    match = _HASHED.match(name)
+    return f"{folder}{slash}{match['stem']}{match['ext'] or ''}" if match else key
+
+
+_HASHED = re.compile(rf"^(?P<stem>.+)\.[0-9a-f]{{{HASH_LENGTH}}}(?P<ext>\.[^.]+)?$")
 
 
 def allowed_deletes(

@@ -20,7 +20,7 @@ from flask import Flask
 from .bundler import hashed_paths
 from .compress import add_variants, check_storage, compressing
 from .config import Settings
-from .deletion import allowed_deletes, delete_scope, outside_sync
+from .deletion import OutsideSync, allowed_deletes, delete_scope
 from .discovery import Discovery, LocalFile, discover
 from .errors import CloudCollectError, Interrupted, StorageError
 from .extension import app_settings
@@ -148,7 +148,7 @@ def _run(
         force=force,
         delete_within=scope,
         live_headers=remote.live_headers,
-        outside_sync=outside_sync(discovery),
+        outside_sync=OutsideSync(discovery),
     )
     if release is not None and scope is not None:
         plan = release.cleanup(plan, remote.objects)  # keep what recent releases use

@@ -8,7 +8,7 @@ or opaque ETag without our recorded MD5) means "upload", never "skip".
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,7 +145,7 @@ def make_plan(
     force: bool = False,
     delete_within: Sequence[str] | None = None,
     live_headers: Mapping[str, str] | None = None,
-    outside_sync: Iterable[str] = (),
+    outside_sync: Container[str] = (),
 ) -> Plan:
     """Compare ``local`` with ``remote`` (the listing) and plan each key.
 
@@ -155,9 +155,9 @@ def make_plan(
 
     With ``delete_within`` (normalised prefixes ending in ``/``), remote keys under one of
     them without a local source are planned for deletion; no other key ever is, whatever
-    ``remote`` holds. ``None`` or an empty sequence plans no deletion. ``outside_sync``
-    lists keys whose local file exists but is left out by a filter (a key ending in ``/``
-    covers everything under it): they are neither uploaded nor deleted.
+    ``remote`` holds. ``None`` or an empty sequence plans no deletion. A remote key in
+    ``outside_sync`` (see ``deletion.OutsideSync``: its local file exists but a filter
+    leaves it out) is never planned for deletion.
     """
     uploads: list[Step] = []
     skips: list[Step] = []
@@ -177,12 +177,10 @@ def make_plan(
     if delete_within:
         scope = tuple(delete_within)
         assert all(prefix.endswith("/") for prefix in scope), scope
-        kept = {asset.key for asset in local}
-        kept.update(key for key in outside_sync if not key.endswith("/"))
-        folders = tuple(key for key in outside_sync if key.endswith("/"))
+        local_keys = {asset.key for asset in local}
         deletes = [
             Step(Action.DELETE, key, "no local source", size=obj.size)
             for key, obj in sorted(remote.items())
-            if key.startswith(scope) and key not in kept and not key.startswith(folders)
+            if key.startswith(scope) and key not in local_keys and key not in outside_sync
         ]
     return Plan(tuple(uploads + skips + deletes))

@@ -101,6 +101,24 @@ def test_excluded_files_are_outside_the_sync_only_keys_without_a_file_are_orphan
     assert again.counts()["would_delete"] == 0 and again.counts()["would_upload"] == 0
 
 
+def test_the_hashed_copies_and_compressed_siblings_of_excluded_files_are_kept(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    files = {**APP_FILES, "static/media/big.css": "p { margin: 0 }\n" * 200}
+    derived: dict[str, object] = {"FINGERPRINT": True, "PRECOMPRESS": ["gzip"], "KEEP_MANIFESTS": 0}
+    assert publish(app_for(tmp_path, bucket, files, **derived)).exit_code == 0
+    stored = bucket.keys()
+    media = {key for key in stored if key.startswith(P + "static/media/")}
+    assert len(media) == 4, media  # big.css, big.<hash>.css and their .gz siblings
+    excluding = app_for(tmp_path, bucket, files, **derived, EXCLUDE=["static/media/*"])
+    time.sleep(1.1)  # older than a zero grace by the storage's whole-second clock
+    no_grace = app_settings(excluding).replace(delete=True, grace_seconds=0)
+    report = publish(excluding, no_grace)
+    assert report.exit_code == 0, report.to_dict()
+    assert media <= bucket.keys()
+    assert not {key for key in deleted(report) if "/media/" in key}
+
+
 # ---------------------------------------------------------------- 2: explicit empty prefix
 
 
