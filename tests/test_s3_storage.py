@@ -22,7 +22,7 @@ from cloudcollect.config import Settings
 from cloudcollect.errors import ConfigError, FatalStorageError, StorageError
 from cloudcollect.storage.base import MD5_METADATA, DeleteFailure
 from cloudcollect.storage.s3 import S3Storage, parse_listing, request_params, translate_error
-from tests.conftest import Bucket, s3_settings
+from tests.conftest import Bucket, admin_client, s3_settings
 from tests.support.faultproxy import (
     Fault,
     FaultProxy,
@@ -820,3 +820,22 @@ def test_delete_objects_errors_and_required_content_md5_through_the_proxy(
 
     assert [(f.key, f.code) for f in failures] == [("static/keep/c.css", "AccessDenied")]
     assert [r.status for r in fault_proxy.requests("DeleteObjects")] == [200]
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("path", ["lean", "botocore"])
+def test_server_time_is_the_storage_clock(bucket: Bucket, path: str) -> None:
+    settings = s3_settings(bucket, addressing_style="path")
+    if path == "lean":
+        opened = S3Storage.from_settings(settings)
+    else:
+        opened = S3Storage(settings, admin_client(bucket.server))
+    assert opened._lean_reads == (path == "lean")  # each way of sending HeadBucket
+    try:
+        bucket.client.put_object(Bucket=bucket.name, Key="clock", Body=b"x")
+        written = bucket.head("clock")["LastModified"]
+        now = opened.server_time()
+    finally:
+        opened.close()
+    assert now is not None and now.tzinfo is not None
+    assert abs((now - written).total_seconds()) < 60  # generous: one server, one clock
