@@ -251,7 +251,8 @@ def test_direct_check_reports_a_missing_bucket_and_bad_credentials(
     with pytest.raises(FatalStorageError) as listing:
         list(rejected.list(""))
     rejected.close()
-    assert denied.value.code == "403"
+    assert denied.value.code == "SignatureDoesNotMatch"  # asked again with a ListObjectsV2
+    assert "the secret key does not match the access key id" in str(denied.value)
     assert listing.value.code == "SignatureDoesNotMatch"
     for failure in (denied.value, listing.value):
         assert SECRET_KEY not in str(failure) and ACCESS_KEY not in str(failure)
