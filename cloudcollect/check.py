@@ -25,7 +25,7 @@ from flask import Flask
 from .config import Settings
 from .errors import DeletionRefused
 from .extension import app_settings
-from .report import PLANNED, Report
+from .report import PLANNED, Outcome, Report
 
 #: Exit code of a check that found differences (1-4 and 130/143 are taken).
 OUT_OF_SYNC = 5
@@ -40,8 +40,14 @@ _KINDS = {
 KINDS = ("missing", "changed", "headers", "extra")
 
 
+#: Reason of a file a bundler manifest lists that is not published: kind "missing".
+UNPUBLISHED = "not published, listed by"
+
+
 def difference_kind(reason: str) -> str:
     """The kind of difference a plan reason stands for."""
+    if reason.startswith(UNPUBLISHED):
+        return "missing"
     return _KINDS.get(reason, "changed")
 
 
@@ -118,4 +124,18 @@ def check(
             app, settings.replace(delete=False), storage=storage, dry_run=True, cancel=cancel
         )
         report.warn(f"objects without a local source are not checked: {reason}")
+    if report.fatal is None:
+        _unpublished_bundler_files(app, settings, report)
     return CheckReport.of(report)
+
+
+def _unpublished_bundler_files(app: Flask, settings: Settings, report: Report) -> None:
+    """Every file a bundler manifest lists but the run does not publish (excluded, or
+    missing on disk) is a *missing* difference: its runtime would load it and get a 404."""
+    from .bundler import read_bundles
+    from .discovery import discover
+
+    bundles = read_bundles(discover(app, settings), settings.prefix)
+    for listed, why in bundles.unpublished:
+        reason = f"{UNPUBLISHED} {listed.manifest}: {why}"
+        report.add(Outcome(settings.prefix + listed.path, "upload", PLANNED, reason))

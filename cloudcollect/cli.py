@@ -127,7 +127,7 @@ class _ProgressBar:
             self.bar = None
 
 
-@click.command("cloudcollect")
+@click.group("cloudcollect", invoke_without_command=True)
 @click.option("--dry-run", is_flag=True, help="Print the plan; make no write request.")
 @click.option(
     "--check",
@@ -157,7 +157,10 @@ class _ProgressBar:
     "--storage", envvar="CLOUDCOLLECT_STORAGE", help="s3, filesystem, memory or module:Class."
 )
 @click.option("--root", envvar="CLOUDCOLLECT_ROOT", help="Target directory (filesystem).")
+@click.pass_context
 def cloudcollect_command(
+    ctx: click.Context,
+    /,
     dry_run: bool,
     check: bool,
     delete: bool | None,
@@ -168,26 +171,58 @@ def cloudcollect_command(
     verbose: bool,
     **overrides: str | None,
 ) -> None:
-    """Publish every static file of the app to the configured storage."""
+    """Publish every static file of the app to the configured storage.
+
+    Without a command, publish; the options before a command (--bucket, --prefix,
+    --endpoint-url, --storage, --root) are its settings for this run too.
+    """
+    if ctx.invoked_subcommand is not None:
+        _only_setting_options(ctx)
+        ctx.meta[OVERRIDES] = overrides
+        return
     if check and (dry_run or force):
         raise click.UsageError("--check cannot be combined with --dry-run or --force")
-    app = _load_app()
+    app = load_app()
     if not quiet:
         for warning in envvars.warnings(os.environ, app.config, _option_variables()):
-            _echo(f"warning: {warning}", err=True)
-    changes: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
-    if overrides.get("prefix") is None and os.environ.get("CLOUDCOLLECT_PREFIX") == "":
-        changes["prefix"] = ""  # click reads an empty variable as unset; it is explicit
+            echo(f"warning: {warning}", err=True)
+    changes: dict[str, Any] = {}
     if delete is not None:
         changes["delete"] = delete
     if workers is not None:
         changes["workers"] = workers
-    try:
-        settings = app_settings(app).replace(**changes)
-    except CloudCollectError as error:
-        raise click.UsageError(str(error)) from None
+    settings = run_settings(app, overrides, changes)
     with app.app_context():
         _run(app, settings, dry_run, force, as_json, quiet, verbose, check=check)
+
+
+OVERRIDES = "cloudcollect.overrides"
+#: Group options that only publishing reads; a command after them is a usage error.
+_PUBLISH_ONLY = ("dry_run", "check", "delete", "force", "workers", "as_json", "quiet", "verbose")
+
+
+def _only_setting_options(ctx: click.Context) -> None:
+    """Refuse publishing options given on the command line before a command."""
+    for name in _PUBLISH_ONLY:
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            option = next(p for p in ctx.command.params if p.name == name)
+            raise click.UsageError(
+                f"{option.opts[-1]} is an option of publishing, not of "
+                f"'{ctx.info_name} {ctx.invoked_subcommand}'"
+            )
+
+
+def run_settings(
+    app: Flask, overrides: dict[str, str | None], changes: dict[str, Any] | None = None
+) -> Settings:
+    """The app's settings with this run's options applied; a bad value is exit 2."""
+    changes = {**{k: v for k, v in overrides.items() if v is not None}, **(changes or {})}
+    if overrides.get("prefix") is None and os.environ.get("CLOUDCOLLECT_PREFIX") == "":
+        changes["prefix"] = ""  # click reads an empty variable as unset; it is explicit
+    try:
+        return app_settings(app).replace(**changes)
+    except CloudCollectError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def _option_variables() -> set[str]:
@@ -209,7 +244,7 @@ for _option in cloudcollect_command.params:
         _option.show_envvar = True
 
 
-def _load_app() -> Flask:
+def load_app() -> Flask:
     """The current app, or the one ``--app`` names; its ConfigError becomes exit 2."""
     if current_app:
         app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -274,7 +309,7 @@ def _skip_final_collections() -> None:
     atexit.register(gc.freeze)
 
 
-def _echo(line: str, err: bool = False) -> None:
+def echo(line: str, err: bool = False) -> None:
     """Print one line with control characters escaped: keys come from other clients too."""
     click.echo(printable(line), err=err)
 
@@ -284,25 +319,35 @@ def _print_report(report: Report, *, as_json: bool, quiet: bool, verbose: bool) 
         click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))  # escapes all
     elif isinstance(report, CheckReport):
         for difference in report.differences():
-            _echo(f"{difference['kind']:<8} {difference['key']}  ({difference['reason']})")
+            echo(f"{difference['kind']:<8} {difference['key']}  ({difference['reason']})")
     elif report.dry_run and not quiet:
         for outcome in sorted(report.with_status(PLANNED), key=lambda o: o.key):
-            _echo(f"{outcome.action:<7} {outcome.key}  ({outcome.reason})")
+            echo(f"{outcome.action:<7} {outcome.key}  ({outcome.reason})")
     if verbose and not as_json:
         for outcome in sorted(report.outcomes, key=lambda o: o.key):
             if outcome.status != PLANNED:
-                _echo(f"{outcome.status:<9} {outcome.key}  ({outcome.reason})", err=True)
+                echo(f"{outcome.status:<9} {outcome.key}  ({outcome.reason})", err=True)
     if not quiet:
         for warning in report.warnings:
-            _echo(f"warning: {warning}", err=True)
+            echo(f"warning: {warning}", err=True)
         for invalidation in report.invalidations:
             paths = invalidation["paths"]
-            _echo(f"cloudfront invalidation {invalidation['id']} ({paths} paths)", err=True)
+            echo(f"cloudfront invalidation {invalidation['id']} ({paths} paths)", err=True)
     for failed in sorted(report.with_status(FAILED), key=lambda o: o.key):
         request = f" request-id {failed.request_id}" if failed.request_id else ""
-        _echo(f"failed: {failed.key}: {failed.error_code}: {failed.message}{request}", err=True)
+        echo(f"failed: {failed.key}: {failed.error_code}: {failed.message}{request}", err=True)
     if report.deletion_skipped:
-        _echo(f"not deleting: {report.deletion_skipped}", err=True)
+        echo(f"not deleting: {report.deletion_skipped}", err=True)
     if report.fatal is not None:
-        _echo(f"error: {report.fatal}", err=True)
-    _echo(report.summary_line(), err=True)
+        echo(f"error: {report.fatal}", err=True)
+    echo(report.summary_line(), err=True)
+
+
+def _add_commands() -> None:
+    """Register the commands; each lives in its own module (``cli_<name>.py``)."""
+    from .cli_url import url_command
+
+    cloudcollect_command.add_command(url_command)
+
+
+_add_commands()

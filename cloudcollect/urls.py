@@ -113,6 +113,26 @@ def reload_manifest(app: Flask) -> None:
         url_for.resolver.reload()
 
 
+def public_url(app: Flask, settings: Settings, endpoint: str, filename: str = "") -> str:
+    """The URL ``url_for(endpoint, filename=filename)`` returns in a request with the switch
+    on, whether ``app`` turns it on or not (``flask cloudcollect url``, the ``base`` of a
+    bundler build). A directory (``"dist/"``, ``""``) keeps its trailing slash and is never
+    looked up in the fingerprint manifest; a file is, when ``settings.fingerprint`` is on.
+
+    ConfigError when no base URL can be made, or when ``endpoint`` is not a static
+    endpoint cloudcollect publishes.
+    """
+    current = app.__dict__.get("url_for")
+    original = current.original if isinstance(current, _SwitchedUrlFor) else app.url_for
+    url_for = _SwitchedUrlFor(app, original, serving_base_url(settings), settings)
+    if not is_static_endpoint(endpoint) or url_for.endpoints.url_prefixes(endpoint) is None:
+        raise ConfigError(f"{endpoint!r} is not a static endpoint that cloudcollect publishes")
+    if settings.fingerprint:
+        url_for.resolver = manifest_resolver(app, settings)
+    with app.test_request_context():
+        return url_for(endpoint, filename=filename)
+
+
 def serving_base_url(settings: Settings) -> str:
     """The base URL static URLs start with; ConfigError naming the missing key."""
     if settings.base_url:

@@ -14,6 +14,7 @@ import pytest
 from flask import Flask, url_for
 
 from cloudcollect.bundler import looks_hashed, read_bundles
+from cloudcollect.check import OUT_OF_SYNC, check
 from cloudcollect.config import settings_from_config
 from cloudcollect.discovery import discover
 from cloudcollect.fingerprint import IMMUTABLE
@@ -212,3 +213,36 @@ def test_a_listed_file_that_is_not_published_is_a_warning(tmp_path: Path) -> Non
         "static/dist/.vite/manifest.json lists static/dist/assets/lazy-CLLIW8J-.js, which is "
         "not published (excluded by pattern)"
     ) in report.warnings
+
+
+def test_check_reports_every_listed_file_that_is_not_published(tmp_path: Path) -> None:
+    app = bundler_app(tmp_path, exclude=["static/dist/assets/lazy-*"])
+    storage = MemoryStorage()
+    run(app, storage)
+    (tmp_path / DIST / "assets/logo-DD5RCrvI.png").unlink()  # the build lost a file
+    run(app, storage)
+
+    report = check(app, storage=storage)
+
+    assert report.exit_code == OUT_OF_SYNC
+    manifest = "static/dist/.vite/manifest.json"
+    assert report.differences() == [
+        {
+            "key": "site/static/dist/assets/lazy-CLLIW8J-.js",
+            "kind": "missing",
+            "reason": f"not published, listed by {manifest}: excluded by pattern",
+        },
+        {
+            "key": "site/static/dist/assets/logo-DD5RCrvI.png",
+            "kind": "missing",
+            "reason": f"not published, listed by {manifest}: no such file",
+        },
+    ]
+
+
+def test_check_is_in_sync_when_every_listed_file_is_published(tmp_path: Path) -> None:
+    app = bundler_app(tmp_path)
+    storage = MemoryStorage()
+    run(app, storage)
+
+    assert check(app, storage=storage).exit_code == 0
