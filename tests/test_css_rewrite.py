@@ -58,6 +58,15 @@ def test_image_set_strings_are_references() -> None:
     )
 
 
+def test_only_image_sets_own_strings_are_references() -> None:
+    css = (
+        '.a { background: image-set("a.avif" type("image/avif"), "a.png" type("image/png")) }\n'
+        '@font-face { src: local("Foo"), url(f.woff2) format("woff2") }\n'
+        '.b { grid-template-areas: "a.png b.png"; }\n'
+    )
+    assert found(css) == [(URL, "a.avif"), (URL, "a.png"), (URL, "f.woff2")]
+
+
 def test_a_string_that_looks_like_url_is_text() -> None:
     css = '.a::before { content: "url(x.png)"; }\n.b { content: \'@import "y.css";\' }\n'
     assert found(css) == []
