@@ -105,6 +105,16 @@ class Settings:
     max_attempts: int = _setting(
         5, "int", "Attempts per request, the first included.", minimum=1, maximum=100
     )
+    connect_timeout: int = _setting(
+        10, "int", "Seconds to wait for a connection, per attempt.", minimum=1, maximum=3600
+    )
+    read_timeout: int = _setting(
+        60,
+        "int",
+        "Seconds to wait for each read of an answer, per attempt.",
+        minimum=1,
+        maximum=3600,
+    )
     fingerprint: bool = _setting(False, "bool", "Also publish content-hashed names + manifest.")
     manifest_path: str | None = _setting(
         None, "str?", "Local manifest file; default <instance_path>/cloudcollect-manifest.json."

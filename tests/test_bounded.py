@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import re
 import signal
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +172,36 @@ def test_a_second_signal_exits_within_a_second_with_the_summary(
     assert reliability.summary_counts(stderr).startswith("uploaded 0, deleted 0,")
     assert "exiting now" in stderr
     assert elapsed < 5, elapsed
+
+
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    """An endpoint that accepts TCP connections (the kernel's backlog) and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("path", ["lean", "botocore"])
+def test_a_black_hole_endpoint_ends_the_run_within_timeouts_times_attempts(
+    tmp_path: Path,
+    bucket: Bucket,
+    black_hole: str,
+    path: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Worst case (README): attempts x (connect + read) + backoff = 2 x (1 + 1) + 1 = 5 s;
+    asserted < 15 s (a loaded machine's margin), against 5 x 70 s with the defaults.
+    Expiring credentials send every request through botocore (see storage/s3direct.py)."""
+    if path == "botocore":
+        monkeypatch.setenv("AWS_CREDENTIAL_EXPIRATION", "2999-01-01T00:00:00Z")
+    app = app_for(tmp_path, bucket, black_hole, CONNECT_TIMEOUT=1, READ_TIMEOUT=1, MAX_ATTEMPTS=2)
+    started = time.monotonic()
+
+    report = publish(app)
+
+    elapsed = time.monotonic() - started
+    assert report.exit_code in (1, 3), report.to_dict()
+    assert "timed out" in str(report.fatal).lower() or "timeout" in str(report.fatal).lower()
+    assert 2 <= elapsed < 15, (elapsed, report.fatal)

@@ -303,7 +303,7 @@ def test_a_publish_of_one_changed_file_never_builds_a_botocore_client(
         "excluded": 3,
     }
     assert again._client is None
-    assert again.operations["PutObject"] == 2  # the file and the state object
+    assert again.operations["PutObject"] == 3  # the file, the release lease, the state object
     assert bucket.read("static/css/site.css") == b"body { color: red; }"
 
 

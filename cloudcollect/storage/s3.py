@@ -73,8 +73,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, PaginatorConfigTypeDef
 
-CONNECT_TIMEOUT = 10
-READ_TIMEOUT = 60
 DELETE_BATCH = 1000
 _RAW_BODY = "CloudcollectRawBody"
 AddressingStyle = Literal["auto", "virtual", "path"]
@@ -255,7 +253,13 @@ def _lean_factory(client: S3Client, settings: Settings) -> Callable[[Target], Le
         tls: ssl.SSLContext | None = None
         if target.scheme == "https":
             tls = tls_context(verify) if isinstance(verify, str) else ssl.create_default_context()
-        return LeanS3(target, credentials, max_attempts=settings.max_attempts, tls=tls)
+        return LeanS3(
+            target,
+            credentials,
+            max_attempts=settings.max_attempts,
+            tls=tls,
+            timeouts=timeouts_of(settings),
+        )
 
     return build
 
@@ -308,6 +312,11 @@ def _hooked(client: S3Client | None, operation: str) -> bool:
     return False
 
 
+def timeouts_of(settings: Settings) -> tuple[float, float]:
+    """(connect, read) timeouts in seconds, per attempt, for both request paths."""
+    return float(settings.connect_timeout), float(settings.read_timeout)
+
+
 def _client_config(settings: Settings) -> Config:
     from botocore.config import Config
 
@@ -324,8 +333,8 @@ def _client_config(settings: Settings) -> Config:
         s3={"addressing_style": cast(AddressingStyle, style), "payload_signing_enabled": False},
         retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
         max_pool_connections=settings.workers + 4,
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
     )
 
 
@@ -404,6 +413,7 @@ class S3Storage:
                 lambda: credentials,
                 max_attempts=settings.max_attempts,
                 tls=direct.tls,
+                timeouts=timeouts_of(settings),
             )
 
     @property

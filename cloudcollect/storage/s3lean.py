@@ -220,27 +220,39 @@ def _signing_key(secret: str, day: str, region: str) -> bytes:
 # -- connections --------------------------------------------------------------------------
 
 
+#: (connect, read) timeouts in seconds: CLOUDCOLLECT_CONNECT_TIMEOUT / _READ_TIMEOUT.
+Timeouts = tuple[float, float]
+
+
 class _Connection(http.client.HTTPConnection):
+    def __init__(self, host: str, timeouts: Timeouts) -> None:
+        super().__init__(host, blocksize=BLOCK)
+        self._timeouts = timeouts
+
     def connect(self) -> None:
-        self.sock = socket.create_connection((self.host, self.port), CONNECT_TIMEOUT)
-        self.sock.settimeout(READ_TIMEOUT)
+        connect, read = self._timeouts
+        self.sock = socket.create_connection((self.host, self.port), connect)
+        self.sock.settimeout(read)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class _TLSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, context: ssl.SSLContext) -> None:
+    def __init__(self, host: str, context: ssl.SSLContext, timeouts: Timeouts) -> None:
         super().__init__(host, context=context, blocksize=BLOCK)
         self._tls = context
+        self._timeouts = timeouts
 
     def connect(self) -> None:
-        raw = socket.create_connection((self.host, self.port), CONNECT_TIMEOUT)
+        connect, read = self._timeouts
+        raw = socket.create_connection((self.host, self.port), connect)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        raw.settimeout(read)  # the TLS handshake waits for answers too
         try:
             self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
         except BaseException:
             raw.close()
             raise
-        self.sock.settimeout(READ_TIMEOUT)
+        self.sock.settimeout(read)
 
 
 # -- requests -----------------------------------------------------------------------------
@@ -270,8 +282,10 @@ class LeanS3:
         tls: ssl.SSLContext | None = None,
         user_agent: str = "cloudcollect",
         sleep: Callable[[float], None] = time.sleep,
+        timeouts: Timeouts = (CONNECT_TIMEOUT, READ_TIMEOUT),
     ) -> None:
         self.target = target
+        self._timeouts = timeouts
         self._credentials = credentials
         self._max_attempts = max(1, max_attempts)
         self._tls = tls
@@ -388,9 +402,9 @@ class LeanS3:
         if connection is None:
             if self.target.scheme == "https":
                 assert self._tls is not None
-                connection = _TLSConnection(self.target.netloc, self._tls)
+                connection = _TLSConnection(self.target.netloc, self._tls, self._timeouts)
             else:
-                connection = _Connection(self.target.netloc, blocksize=BLOCK)
+                connection = _Connection(self.target.netloc, self._timeouts)
             self._local.connection = connection
             with self._lock:
                 self._open.append(connection)
