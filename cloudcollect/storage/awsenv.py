@@ -264,6 +264,7 @@ def open_transport(settings: Settings, preference: str = "auto") -> Transport:
             ca_bundle=ca_bundle(settings, session),
             proxy=proxy_for(endpoint.url(None)),
             pool_size=pool_size,
+            timeouts=(float(settings.connect_timeout), float(settings.read_timeout)),
         )
     from .botocoretransport import BotocoreTransport, make_client
 

@@ -45,8 +45,6 @@ if TYPE_CHECKING:
     import botocore.session
     from botocore.config import Config
 
-CONNECT_TIMEOUT = 10
-READ_TIMEOUT = 60
 _EMPTY_LISTING = b"<ListBucketResult></ListBucketResult>"
 _LISTINGS = frozenset({"ListObjectsV2", "ListObjects"})
 _META = "x-amz-meta-"
@@ -274,6 +272,6 @@ def client_config(settings: Settings, session: botocore.session.Session, pool_si
         signature_version=signature,
         retries={"mode": "standard", "total_max_attempts": 1},
         max_pool_connections=pool_size,
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
     )

@@ -66,16 +66,18 @@ class FastTransport:
         ca_bundle: str | None = None,
         proxy: str | None = None,
         pool_size: int = 10,
+        timeouts: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
     ) -> None:
         """``credentials`` returns botocore credentials (``get_frozen_credentials``) or
-        None; it is called once, on the first request."""
+        None; it is called once, on the first request. ``timeouts``: (connect, read)
+        seconds per attempt (``CLOUDCOLLECT_CONNECT_TIMEOUT`` / ``_READ_TIMEOUT``)."""
         self.endpoint = endpoint
         self._load_credentials = credentials
         self._credentials: Any = None
         self._lock = threading.Lock()
         self._policy = policy
         self._ca_bundle = ca_bundle if endpoint.scheme == "https" else None
-        self._pool = _pool_manager(self._ca_bundle, proxy, pool_size)
+        self._pool = _pool_manager(self._ca_bundle, proxy, pool_size, timeouts)
 
     def send(self, request: Request) -> Response:
         return self._policy.run(request, lambda: self._attempt(request))
@@ -174,13 +176,15 @@ def _body(request: Request, headers: dict[str, str]) -> bytes | Any | None:
     return body
 
 
-def _pool_manager(ca_bundle: str | None, proxy: str | None, size: int) -> urllib3.PoolManager:
+def _pool_manager(
+    ca_bundle: str | None, proxy: str | None, size: int, timeouts: tuple[float, float]
+) -> urllib3.PoolManager:
     """Keep-alive connections (TCP_NODELAY, urllib3's default); TLS verified against
     ``ca_bundle`` (a file or a directory of CAs); through ``proxy`` when given."""
     kwargs: dict[str, Any] = {
         "num_pools": 4,
         "maxsize": size,
-        "timeout": urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
+        "timeout": urllib3.Timeout(connect=timeouts[0], read=timeouts[1]),
         "retries": False,
         "blocksize": BLOCK,
     }
