@@ -14,16 +14,23 @@
     ├── DeletionRefused               exit 4  a safety guard refused to delete
     └── Interrupted                   130/143 SIGINT / SIGTERM
 
-Messages name the bucket, key, error code and request id; never credentials or headers.
+Messages name the bucket, key, error code and request id; never credentials or headers:
+every message is scrubbed (``redact.scrub``) when the error is built, so the text of an
+HTTP layer's exception quoted in it loses credentials and URL userinfo too.
 """
 
 from __future__ import annotations
 
+from .redact import scrub
+
 
 class CloudCollectError(Exception):
-    """Base class of every error cloudcollect raises on purpose."""
+    """Base class of every error cloudcollect raises on purpose; its message is scrubbed."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(scrub(str(message)))
 
 
 class ConfigError(CloudCollectError):

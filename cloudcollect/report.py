@@ -7,11 +7,12 @@ control characters escaped (``\\x01``); keys stay exact, escaped by JSON itself.
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .errors import CloudCollectError
 from .keys import printable
+from .redact import scrub
 
 # Outcome statuses.
 UPLOADED = "uploaded"
@@ -39,7 +40,10 @@ class Outcome:
 
 @dataclass
 class Report:
-    """Everything a run did; thread-safe ``add``. ``exit_code`` follows the CLI contract."""
+    """Everything a run did; thread-safe ``add``. ``exit_code`` follows the CLI contract.
+
+    Outcome messages and warnings are scrubbed of credentials as they are added
+    (``redact.scrub``): whatever prints a Report prints no secret."""
 
     dry_run: bool = False
     outcomes: list[Outcome] = field(default_factory=list)
@@ -52,10 +56,13 @@ class Report:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, outcome: Outcome) -> None:
+        if outcome.message:
+            outcome = replace(outcome, message=scrub(outcome.message))
         with self._lock:
             self.outcomes.append(outcome)
 
     def warn(self, message: str) -> None:
+        message = scrub(message)
         with self._lock:
             self.warnings.append(message)
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 Problem = tuple[str, str]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _TOKEN = re.compile(rf"^{_TCHARS}$")
 _MIME = re.compile(rf"^{_TCHARS}/{_TCHARS}(\s*;.*)?$")
@@ -54,7 +54,7 @@ CANNED_ACLS = (
 def problems(settings: Settings, names: Iterator[str]) -> Iterator[Problem]:
     """Every problem of ``settings``; ``names`` are its field names, in table order."""
     for name in names:
-        if any(_CONTROL.search(text) for text in _strings(getattr(settings, name))):
+        if any(CONTROL.search(text) for text in _strings(getattr(settings, name))):
             yield name.upper(), "must not contain control characters (CR, LF, NUL, ...)"
     yield from _rule_problems(settings.headers)
     yield from _mime_problems(settings.mime_types)

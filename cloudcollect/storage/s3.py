@@ -53,7 +53,7 @@ from urllib.parse import unquote_plus
 
 import botocore.exceptions as bce
 
-from .. import providers
+from .. import providers, redact
 from ..baseurl import derive_base_url, object_url
 from ..config import Settings, require
 from ..errors import ConfigError, FatalStorageError, StorageError
@@ -465,6 +465,7 @@ class S3Storage:
         require(settings, "bucket")
         for _glob, rule in settings.headers:
             request_params({name: value for name, value in rule.items() if value})
+        redact.remember_url(settings.endpoint_url)
         check_ca_bundle(settings, os.environ)
         direct = direct_setup(settings, os.environ)
         if direct is not None:

@@ -116,7 +116,8 @@ class Target:
     def from_request(cls, url: str, authorization: str | None, key: str) -> Target | None:
         """The target read from a PutObject request botocore signed for ``key``, or None
         when it is not a plain SigV4 request for S3 (SigV2, SigV4a, anonymous, S3 Express)
-        or its URL is not ``<prefix><quoted key>`` without a query."""
+        or its URL is not ``<prefix><quoted key>`` without a query and without userinfo
+        (``user:password@``, which botocore leaves out of the connection's host)."""
         scheme = "AWS4-HMAC-SHA256 Credential="
         if not authorization or not authorization.startswith(scheme):
             return None
@@ -129,6 +130,7 @@ class Target:
             or scope[4] != "aws4_request"
             or parts.scheme not in ("http", "https")
             or parts.query
+            or "@" in parts.netloc
             or not parts.path.endswith(quoted)
         ):
             return None

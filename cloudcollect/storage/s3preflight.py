@@ -8,7 +8,8 @@ client, the lean path, the direct path), and its guard against a redirect loop.
   which uses none.
 - Credentials must be free of control characters (a token read from a file with CRLF line
   endings ends in ``\\r``; no HTTP layer can send it): else a ConfigError naming the
-  environment variable (or the source botocore reports), never the value.
+  environment variable (or the source botocore reports), never the value. The values are
+  remembered for ``redact.scrub``.
 - A 3xx answer without ``x-amz-bucket-region`` (an endpoint that redirects everything):
   botocore would send HeadBucket to learn the bucket's region, get a 3xx again and recurse
   until RecursionError. :func:`pin_redirect_region` gives such an answer the client's own
@@ -18,18 +19,18 @@ client, the lean path, the direct path), and its guard against a redirect loop.
 from __future__ import annotations
 
 import os
-import re
 import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import redact
 from ..config import Settings
 from ..errors import ConfigError
+from ..values import CONTROL
 from .s3direct import tls_context
 from .s3lean import Credentials
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CA_SOURCES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
 _REDIRECTS = (301, 302, 307)
 _REGION_HEADER = "x-amz-bucket-region"
@@ -61,15 +62,16 @@ def _load(name: str, path: str) -> None:
 
 
 def check_credentials(credentials: Credentials, source: str, environ: Mapping[str, str]) -> None:
-    """ConfigError when one of ``credentials`` holds a control character. ``source``
-    says where they came from (botocore's ``method``)."""
+    """Remember ``credentials`` for scrubbing; ConfigError when one holds a control
+    character. ``source`` says where they came from (botocore's ``method``)."""
+    redact.remember(*credentials)
     fields = (
         ("access key id", credentials.access_key, ("AWS_ACCESS_KEY_ID",)),
         ("secret access key", credentials.secret_key, ("AWS_SECRET_ACCESS_KEY",)),
         ("session token", credentials.token, ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")),
     )
     for label, value, names in fields:
-        if value and _CONTROL.search(value):
+        if value and CONTROL.search(value):
             name = next((n for n in names if environ.get(n) == value), None)
             where = name or f"the AWS {label} (from {source})"
             message = (

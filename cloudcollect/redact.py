@@ -1,0 +1,82 @@
+"""Removing credentials from every text cloudcollect prints or raises.
+
+:func:`scrub` replaces with ``***``:
+
+- the AWS credentials in use: those the S3 storage resolved (:func:`remember`; botocore's
+  chain or the environment) and, read at each call, ``AWS_ACCESS_KEY_ID``,
+  ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` and ``AWS_SECURITY_TOKEN``;
+- the userinfo of every URL (``scheme://user:password@host`` -> ``scheme://***@host``),
+  and passwords remembered from URLs (:func:`remember_url`), wherever they appear.
+
+Each secret is also removed in the forms the HTTP layers' exception texts show it in:
+stripped of surrounding white space (a token read from a file with CRLF line endings ends
+in ``\\r``), escaped as ``repr`` escapes it, and each run of printable characters between
+control characters. Values shorter than :data:`MIN_LENGTH` are left alone: removing them
+would wipe ordinary words, and no real credential is that short.
+
+The access key id is scrubbed too. It is not a secret (the signature needs the secret key),
+but it names the account (STS ``GetAccessKeyInfo``) and CI logs are often public; a
+message that needs it says which variable or profile the credentials came from instead.
+
+:class:`errors.CloudCollectError` scrubs its message when it is built, and
+:class:`report.Report` scrubs every outcome message and warning it is given, so the CLI's
+output at every verbosity and its ``--json`` report only ever see scrubbed text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from urllib.parse import urlsplit
+
+MASK = "***"
+MIN_LENGTH = 4
+ENV_CREDENTIALS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+)
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s'\"<>]+@")
+_CONTROL_RUNS = re.compile(r"[\x00-\x1f\x7f]+")
+_remembered: set[str] = set()
+_lock = threading.Lock()
+
+
+def remember(*secrets: str | None) -> None:
+    """Scrub these values (credentials in use) from every later message; None is skipped."""
+    with _lock:
+        _remembered.update(secret for secret in secrets if secret)
+
+
+def remember_url(url: str | None) -> None:
+    """Scrub the password of ``url``'s userinfo, also where the URL is shown without its
+    scheme (a bare ``user:password@host``). Nothing for None or a URL that does not parse."""
+    if not url:
+        return
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return
+    remember(password)
+
+
+def scrub(text: str) -> str:
+    """``text`` without URL userinfo and without any credential value in use."""
+    text = _USERINFO.sub(rf"\g<1>{MASK}@", text)
+    for variant in _variants():
+        text = text.replace(variant, MASK)
+    return text
+
+
+def _variants() -> list[str]:
+    """Every form of every secret to remove, longest first."""
+    with _lock:
+        secrets = set(_remembered)
+    secrets.update(os.environ.get(name) or "" for name in ENV_CREDENTIALS)
+    found: set[str] = set()
+    for secret in secrets:
+        found.update((secret, secret.strip(), repr(secret)[1:-1]))
+        found.update(_CONTROL_RUNS.split(secret))
+    return sorted((v for v in found if len(v) >= MIN_LENGTH), key=len, reverse=True)
