@@ -85,6 +85,7 @@ BAD_VALUES: dict[str, list[Any]] = {
     "CLOUDCOLLECT_BASE_URL": [1, "http://[::1", "https://cdn.example.com:0x50/", "cdn.example"],
     "CLOUDCOLLECT_INCLUDE": ["*.css", [1], ["*.css\n"]],
     "CLOUDCOLLECT_EXCLUDE": ["*.css", [None], ["\x00"]],
+    "CLOUDCOLLECT_HASHED": ["dist/*", [1], ["dist/*\n"]],
     "CLOUDCOLLECT_WORKERS": ["8", True, 0, 10**9],
     "CLOUDCOLLECT_HEADERS": [
         {"*.css": {}},
