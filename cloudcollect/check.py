@@ -99,10 +99,13 @@ def check(
     storage: Any = None,
     cancel: threading.Event | None = None,
     report: Report | None = None,
+    verify_headers: bool = False,
 ) -> CheckReport:
     """Compare the storage with ``app``'s static files; write nothing.
 
     ``report``: an empty Report the first comparison fills (see ``publish``).
+    ``verify_headers`` (``--verify-headers``): HEAD every object instead of trusting the
+    state object, to find headers changed by any other client.
     Extra objects are looked for where ``--delete`` would delete (the prefix, or each
     static URL root without a prefix). When no such scope exists (a static folder served
     at the URL root and no prefix), extras are not checked and a warning says so.
@@ -117,11 +120,17 @@ def check(
         dry_run=True,
         cancel=cancel,
         report=report,
+        verify_headers=verify_headers,
     )
     if isinstance(report.fatal, DeletionRefused):
         reason = str(report.fatal)
         report = publish(
-            app, settings.replace(delete=False), storage=storage, dry_run=True, cancel=cancel
+            app,
+            settings.replace(delete=False),
+            storage=storage,
+            dry_run=True,
+            cancel=cancel,
+            verify_headers=verify_headers,
         )
         report.warn(f"objects without a local source are not checked: {reason}")
     if report.fatal is None:

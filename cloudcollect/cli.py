@@ -135,6 +135,11 @@ class _ProgressBar:
     help="Compare the storage with the sources; write nothing; exit 5 when they differ.",
 )
 @click.option(
+    "--verify-headers",
+    is_flag=True,
+    help="With --check: read every object's headers with HEAD (drift by other clients).",
+)
+@click.option(
     "--delete/--no-delete",
     default=None,
     envvar="CLOUDCOLLECT_DELETE",
@@ -163,6 +168,7 @@ def cloudcollect_command(
     /,
     dry_run: bool,
     check: bool,
+    verify_headers: bool,
     delete: bool | None,
     force: bool,
     workers: int | None,
@@ -182,6 +188,8 @@ def cloudcollect_command(
         return
     if check and (dry_run or force):
         raise click.UsageError("--check cannot be combined with --dry-run or --force")
+    if verify_headers and not check:
+        raise click.UsageError("--verify-headers is an option of --check")
     app = load_app()
     if not quiet:
         for warning in envvars.warnings(os.environ, app.config, _option_variables()):
@@ -193,12 +201,23 @@ def cloudcollect_command(
         changes["workers"] = workers
     settings = run_settings(app, overrides, changes)
     with app.app_context():
-        _run(app, settings, dry_run, force, as_json, quiet, verbose, check=check)
+        check_mode = "verify-headers" if verify_headers else "check" if check else None
+        _run(app, settings, dry_run, force, as_json, quiet, verbose, check=check_mode)
 
 
 OVERRIDES = "cloudcollect.overrides"
 #: Group options that only publishing reads; a command after them is a usage error.
-_PUBLISH_ONLY = ("dry_run", "check", "delete", "force", "workers", "as_json", "quiet", "verbose")
+_PUBLISH_ONLY = (
+    "dry_run",
+    "check",
+    "verify_headers",
+    "delete",
+    "force",
+    "workers",
+    "as_json",
+    "quiet",
+    "verbose",
+)
 
 
 def _only_setting_options(ctx: click.Context) -> None:
@@ -265,19 +284,27 @@ def _run(
     quiet: bool,
     verbose: bool,
     *,
-    check: bool = False,
+    check: str | None = None,
 ) -> None:
+    """One run; ``check``: None (publish), ``"check"`` or ``"verify-headers"``."""
     from .check import check as check_run
     from .pipeline import publish
 
     interactive = sys.stderr.isatty() and not (quiet or as_json or verbose)
     bar = _ProgressBar(interactive, settings.workers)
     cancel = _Cancel()
-    cancel.report, cancel.started = Report(dry_run=dry_run or check), time.perf_counter()
+    cancel.report = Report(dry_run=dry_run or check is not None)
+    cancel.started = time.perf_counter()
     with _signals_cancel(cancel):
         try:
             report = (
-                check_run(app, settings, cancel=cancel, report=cancel.report)
+                check_run(
+                    app,
+                    settings,
+                    cancel=cancel,
+                    report=cancel.report,
+                    verify_headers=check == "verify-headers",
+                )
                 if check
                 else publish(
                     app,

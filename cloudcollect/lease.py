@@ -26,7 +26,8 @@ none, so a no-op run stays write-free):
 No conditional write is needed: the decision rests on reading the lease after writing.
 The one case left is a losing run killed (``kill -9``) after its late uploads and
 before it could revoke: the winner's state object may then describe objects the loser
-overwrote, until a run with ``--force`` rewrites them.
+overwrote; ``flask cloudcollect --check --verify-headers`` finds them (a HEAD per key),
+and ``--force`` rewrites them.
 """
 
 from __future__ import annotations

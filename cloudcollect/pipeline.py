@@ -49,6 +49,7 @@ def publish(
     on_plan: Callable[[Plan], None] | None = None,
     clock: Callable[[], datetime] | None = None,
     report: Report | None = None,
+    verify_headers: bool = False,
 ) -> Report:
     """Publish ``app``'s static files; return the Report (see the module docstring).
 
@@ -60,6 +61,8 @@ def publish(
     when the storage does not tell its own time (see ``storage.base.storage_time``).
     ``report``: an empty Report to fill and return (the CLI keeps it, to print what is
     known if a second signal ends the process); a new one by default.
+    ``verify_headers``: read every object's headers with HEAD instead of trusting the
+    state object (finds headers changed by another client, which keep the ETag).
     """
     settings = settings or app_settings(app)
     report = report if report is not None else Report(dry_run=dry_run)
@@ -74,7 +77,8 @@ def publish(
         assert storage is not None
         check_storage(settings, storage.stores_headers)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
-            listing = lister.submit(_check_and_list, settings, storage)  # while discovering
+            # the listing runs while discovering
+            listing = lister.submit(_check_and_list, settings, storage, not verify_headers)
             discovery = discover(app, settings)
             _drop_own_keys(discovery, settings, report)
             _record_discovery(discovery, report)
@@ -114,10 +118,10 @@ def publish(
     return report
 
 
-def _check_and_list(settings: Settings, storage: Storage) -> RemoteView:
+def _check_and_list(settings: Settings, storage: Storage, trust_state: bool) -> RemoteView:
     """The preflight (bucket, credentials), then the listing and the state object."""
     storage.check()
-    return read_remote(settings, storage)
+    return read_remote(settings, storage, trust_state)
 
 
 def _run(

@@ -34,11 +34,13 @@ class RemoteView:
     problems: tuple[str, ...] = ()  # why the state object was ignored, for the report
 
 
-def read_remote(settings: Settings, storage: Storage) -> RemoteView:
+def read_remote(settings: Settings, storage: Storage, trust_state: bool = True) -> RemoteView:
     """List the prefix; read the lease and the state object when the listing shows them.
 
     The state object is ignored when it is corrupt or when the lease names another run
-    (an overlapping release, see ``cloudcollect.lease``); ``problems`` says why.
+    (an overlapping release, see ``cloudcollect.lease``); ``problems`` says why. With
+    ``trust_state`` off it is ignored too, so that every key's headers are read with HEAD
+    (``--check --verify-headers``: drift made by another client keeps the ETag).
     """
     key, lease_at = state_key(settings.prefix), lease_key(settings.prefix)
     try:
@@ -51,7 +53,7 @@ def read_remote(settings: Settings, storage: Storage) -> RemoteView:
     lease = storage.get(lease_at) if objects.pop(lease_at, None) is not None else None
     raw = storage.get(key) if objects.pop(key, None) is not None else None
     state = read_state(raw)
-    recorded, problems = state.entries, []
+    recorded, problems = (state.entries if trust_state else {}), []
     if state.problem is not None:
         problems.append(f"state object {key} is corrupt ({state.problem}): ignored")
     elif recorded and lease is not None and state.run != lease_run(lease):

@@ -7,6 +7,7 @@ must never make a later run believe the objects carry A's headers.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from flask import Flask
 
 from cloudcollect import CloudCollect, publish
 from cloudcollect.check import check
+from cloudcollect.cli import cloudcollect_command
 from cloudcollect.report import Report
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket
@@ -145,3 +147,33 @@ def test_a_crashed_runs_lease_never_blocks_the_next_release(tmp_path: Path, buck
     assert report.exit_code == 0, report.to_dict()
     assert bucket.read(PREFIX + LEASE_NAME) != stale
     assert publish(app).with_status("uploaded") == []
+
+
+def test_check_verify_headers_finds_drift_made_by_another_client(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    """Another client rewrites one object's Cache-Control in place (same bytes, same
+    ETag): the state object still vouches for it, so only a HEAD can tell."""
+    app = app_for(tmp_path, bucket, bucket.server.endpoint, NEW)
+    assert publish(app).exit_code == 0
+    key = PREFIX + "static/f1.css"
+    etag = bucket.head(key)["ETag"]
+    bucket.client.copy_object(
+        Bucket=bucket.name,
+        Key=key,
+        CopySource={"Bucket": bucket.name, "Key": key},
+        MetadataDirective="REPLACE",
+        ContentType="text/css; charset=utf-8",
+        CacheControl="no-cache",
+    )
+    assert bucket.head(key)["ETag"] == etag  # a listing sees no change
+    runner = app.test_cli_runner()
+
+    trusted = runner.invoke(cloudcollect_command, ["--check"])
+    verified = runner.invoke(cloudcollect_command, ["--check", "--verify-headers", "--json"])
+
+    assert trusted.exit_code == 0, trusted.output  # the state object's word, as documented
+    assert verified.exit_code == 5, verified.output
+    differences = json.loads(verified.stdout)["differences"]
+    assert [(d["key"], d["kind"]) for d in differences] == [(key, "headers")]
+    assert runner.invoke(cloudcollect_command, ["--verify-headers"]).exit_code == 2
