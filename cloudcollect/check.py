@@ -25,7 +25,7 @@ from flask import Flask
 from .config import Settings
 from .errors import DeletionRefused
 from .extension import app_settings
-from .report import PLANNED, Outcome, Report
+from .report import PLANNED, REFUSED, Outcome, Report
 
 #: Exit code of a check that found differences (1-4 and 130/143 are taken).
 OUT_OF_SYNC = 5
@@ -108,7 +108,8 @@ def check(
     state object, to find headers changed by any other client.
     Extra objects are looked for where ``--delete`` would delete (the prefix, or each
     static URL root without a prefix). When no such scope exists (a static folder served
-    at the URL root and no prefix), extras are not checked and a warning says so.
+    at the URL root and no prefix), extras are not checked and a warning says so; when a
+    deletion guard would refuse, they are listed and a warning names the guard.
     """
     from .pipeline import publish
 
@@ -122,7 +123,9 @@ def check(
         report=report,
         verify_headers=verify_headers,
     )
-    if isinstance(report.fatal, DeletionRefused):
+    if isinstance(report.fatal, DeletionRefused) and report.with_status(REFUSED):
+        _read_refused_as_extra(report)
+    elif isinstance(report.fatal, DeletionRefused):
         reason = str(report.fatal)
         report = publish(
             app,
@@ -148,3 +151,14 @@ def _unpublished_bundler_files(app: Flask, settings: Settings, report: Report) -
     for listed, why in bundles.unpublished:
         reason = f"{UNPUBLISHED} {listed.manifest}: {why}"
         report.add(Outcome(settings.prefix + listed.path, "upload", PLANNED, reason))
+
+
+def _read_refused_as_extra(report: Report) -> None:
+    """Objects a ``--delete`` guard would refuse to delete are still extra objects: list
+    them, and warn that a real ``--delete`` would refuse (exit 4) and why."""
+    report.outcomes = [
+        dataclasses.replace(o, status=PLANNED) if o.status == REFUSED else o
+        for o in report.outcomes
+    ]
+    report.warn(f"--delete would not remove the extra objects: {report.fatal}")
+    report.fatal = None

@@ -241,7 +241,7 @@ def run_settings(
     try:
         return app_settings(app).replace(**changes)
     except CloudCollectError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(printable(str(error))) from None
 
 
 def _option_variables() -> set[str]:
@@ -272,7 +272,7 @@ def load_app() -> Flask:
     try:
         return info.load_app()
     except CloudCollectError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(printable(str(error))) from None
 
 
 def _run(

@@ -18,14 +18,15 @@ exit code; each refusal is a DeletionRefused (exit 4) and nothing is deleted:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from .config import Settings
 from .discovery import Discovery
 from .errors import DeletionRefused
 from .fingerprint import HASH_LENGTH, OWN_FOLDER, VARIANT_SUFFIXES
 from .plan import Action, Plan, Step
-from .report import FAILED, Report
+from .remote import RemoteView
+from .report import FAILED, PLANNED, REFUSED, Outcome, Report
 
 
 def delete_scope(discovery: Discovery, settings: Settings) -> list[str]:
@@ -80,19 +81,21 @@ def allowed_deletes(
     discovery: Discovery,
     settings: Settings,
     report: Report,
-    *,
-    listed: bool,
-    remote_keys: Collection[str],
+    remote: RemoteView,
+    own: Collection[str] = (),
 ) -> list[Step] | None:
-    """The plan's deletions once every guard agrees; None when failures skip deletion.
+    """The plan's deletions once every guard agrees; None without ``--delete`` or when
+    failures skip deletion.
 
-    Raises DeletionRefused (exit 4) when a guard refuses. ``remote_keys`` are the keys the
-    listing found under the prefix (cloudcollect's own objects included).
+    Raises DeletionRefused (exit 4) when a guard refuses. ``own`` are cloudcollect's own
+    keys that a fingerprinted run took out of ``remote.objects``.
     """
+    if not settings.delete:
+        return None
     if report.with_status(FAILED):
         report.deletion_skipped = "some files failed; nothing was deleted"
         return None
-    if not listed:
+    if not remote.listed:
         raise DeletionRefused("the prefix could not be listed: refusing to delete")
     if not discovery.files:
         raise DeletionRefused("no static files found: refusing to delete every object")
@@ -100,7 +103,7 @@ def allowed_deletes(
         missing = ", ".join(discovery.missing_folders)
         raise DeletionRefused(f"a static folder is missing ({missing}): refusing to delete")
     deletes = plan.of(Action.DELETE)
-    _check_mode(settings, remote_keys)
+    _check_mode(settings, [*remote.objects, *own])
     _check_sources(discovery, settings, deletes)
     if len(deletes) > settings.max_delete:
         raise DeletionRefused(
@@ -108,6 +111,22 @@ def allowed_deletes(
             f"{settings.max_delete}: refusing to delete"
         )
     return deletes
+
+
+def record_dry_run(plan: Plan, guard: Callable[[], list[Step] | None], report: Report) -> None:
+    """Record a dry run's planned uploads, and the deletions every guard of the real run
+    allows (so it ends with the real run's exit code). Deletions a guard refuses are
+    recorded as REFUSED: not counted, not listed as planned; ``--check`` reads them."""
+    for step in plan.uploads:
+        report.add(Outcome(step.key, "upload", PLANNED, step.reason, step.size))
+    try:
+        deletes = guard() or []
+    except DeletionRefused:
+        for step in plan.deletes:
+            report.add(Outcome(step.key, "delete", REFUSED, step.reason, step.size))
+        raise
+    for step in deletes:
+        report.add(Outcome(step.key, "delete", PLANNED, step.reason, step.size))
 
 
 def _check_mode(settings: Settings, remote_keys: Collection[str]) -> None:

@@ -20,7 +20,7 @@ from flask import Flask
 from .bundler import hashed_paths
 from .compress import add_variants, check_storage, compressing
 from .config import Settings
-from .deletion import OutsideSync, allowed_deletes, delete_scope
+from .deletion import OutsideSync, allowed_deletes, delete_scope, record_dry_run
 from .discovery import Discovery, LocalFile, discover
 from .errors import CloudCollectError, Interrupted, StorageError
 from .extension import app_settings
@@ -28,10 +28,10 @@ from .fingerprint import local_manifest_path
 from .hashcache import open_cache
 from .headers import headers_for
 from .lease import Lease, lease_key
-from .plan import LocalAsset, Plan, Step, make_plan
+from .plan import LocalAsset, Plan, make_plan
 from .release import Release
 from .remote import RemoteView, read_remote, resolve_unknown, save_state
-from .report import FAILED, PLANNED, UNCHANGED, Outcome, Report
+from .report import FAILED, UNCHANGED, Outcome, Report
 from .state import state_key
 from .storage.base import Storage
 from .sync import Progress, delete_keys, run_parallel, upload_step
@@ -160,10 +160,10 @@ def _run(
         on_plan(plan)
     for step in plan.skips:
         report.add(Outcome(step.key, "skip", UNCHANGED, step.reason, step.size))
-    guard = partial(_allowed_deletes, plan, discovery, settings, report, remote, release)
+    own = release.own if release is not None else {}
+    guard = partial(allowed_deletes, plan, discovery, settings, report, remote, own)
     if dry_run:
-        for step in plan.uploads + (guard() or []):  # the real run's guards, same exit code
-            report.add(Outcome(step.key, step.action.value, PLANNED, step.reason, step.size))
+        record_dry_run(plan, guard, report)
         return
     lease = Lease(storage, settings.prefix, remote.lease)  # taken before the first write
     if plan.uploads:
@@ -288,23 +288,6 @@ def _hasher(
         return LocalAsset(file.key, file.path, file.size, file.mtime_ns, md5, headers)
 
     return hash_one
-
-
-def _allowed_deletes(
-    plan: Plan,
-    discovery: Discovery,
-    settings: Settings,
-    report: Report,
-    remote: RemoteView,
-    release: Release | None,
-) -> list[Step] | None:
-    """The deletions every guard allows (see ``cloudcollect.deletion``); None: none."""
-    if not settings.delete:
-        return None
-    own = release.own if release is not None else {}
-    return allowed_deletes(
-        plan, discovery, settings, report, listed=remote.listed, remote_keys=[*remote.objects, *own]
-    )
 
 
 #: Stop uploading after this many (at least ``workers``) storage failures in a row: the

@@ -20,6 +20,7 @@ UNCHANGED = "unchanged"
 DELETED = "deleted"
 FAILED = "failed"
 PLANNED = "planned"  # dry run: would be uploaded or deleted
+REFUSED = "refused"  # dry run: a deletion a guard refuses (the run ends with exit 4)
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,19 @@ def test_a_dry_run_applies_every_guard_and_exits_like_the_real_run(
     assert {k: v for k, v in snapshot(bucket).items() if k in before} == before
 
 
+def test_check_still_lists_the_extra_objects_a_guard_keeps(tmp_path: Path, bucket: Bucket) -> None:
+    app = _emptied_source(tmp_path, bucket)
+    result = run_cli(app, "--check")
+    assert result.exit_code == 5, result.output
+    assert f"extra    {P}admin/static/admin.css  (no local source)" in result.stdout
+    assert "--delete would not remove the extra objects" in result.stderr
+    assert "static source admin" in result.stderr
+    dry = json.loads(run_cli(app, "--dry-run", "--json").stdout)
+    assert dry["exit_code"] == 4 and dry["counts"]["would_delete"] == 0
+    refused = [o["key"] for o in dry["outcomes"] if o["status"] == "refused"]
+    assert refused == [P + "admin/static/admin.css"]
+
+
 def test_a_dry_run_within_every_guard_lists_the_deletions(tmp_path: Path, bucket: Bucket) -> None:
     seed(bucket, {P + "static/old.css": b"o"})
     result = run_cli(app_for(tmp_path, bucket, DELETE=True), "--dry-run")
