@@ -30,7 +30,6 @@ that is not published (excluded, or missing on disk) is a warning, and a differe
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -40,6 +39,7 @@ from typing import Any
 from .config import Settings
 from .discovery import Discovery
 from .globs import compile_globs
+from .jsondoc import load_json
 
 VITE_DIR = ".vite/"
 MANIFEST_NAME = "manifest.json"
@@ -102,7 +102,7 @@ def read_bundles(discovery: Discovery, prefix: str) -> Bundles:
     for manifest, disk_path, folder in _manifests(discovery, published, prefix):
         try:
             with open(disk_path, "rb") as handle:
-                document = json.load(handle)
+                document = load_json(handle.read())  # deep nesting: ValueError
         except (OSError, ValueError) as error:
             if manifest.endswith(VITE_DIR + MANIFEST_NAME):
                 warnings.append(f"cannot read the bundler manifest {manifest}: {error}")

@@ -205,3 +205,22 @@ def test_a_black_hole_endpoint_ends_the_run_within_timeouts_times_attempts(
     assert report.exit_code in (1, 3), report.to_dict()
     assert "timed out" in str(report.fatal).lower() or "timeout" in str(report.fatal).lower()
     assert 2 <= elapsed < 15, (elapsed, report.fatal)
+
+
+def test_a_deeply_nested_bundler_manifest_is_a_warning(tmp_path: Path, bucket: Bucket) -> None:
+    files = {**FILES, "static/dist/.vite/manifest.json": DEEP, "static/dist/manifest.json": DEEP}
+    app = make_app(
+        tmp_path,
+        {
+            "CLOUDCOLLECT_BUCKET": bucket.name,
+            "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
+            "CLOUDCOLLECT_REGION": REGION,
+            "CLOUDCOLLECT_PREFIX": PREFIX,
+        },
+        files,
+    )
+
+    report = publish(app)
+
+    assert report.exit_code == 0, report.to_dict()
+    assert any("cannot read the bundler manifest" in w for w in report.warnings), report.warnings
