@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .errors import FingerprintError
+from .errors import ConfigError, FingerprintError
 from .headers import IMMUTABLE as IMMUTABLE  # re-exported: copies use it too
 from .jsondoc import load_json
 from .plan import LocalAsset
@@ -104,6 +105,26 @@ def local_manifest_path(manifest_path: str | None, instance_path: str) -> Path:
     if manifest_path:
         return Path(manifest_path).expanduser()
     return Path(instance_path) / LOCAL_MANIFEST_NAME
+
+
+def check_manifest_path(path: Path) -> None:
+    """ConfigError naming ``CLOUDCOLLECT_MANIFEST_PATH`` when ``path`` cannot be written:
+    it is a directory, or its nearest existing ancestor is not a writable directory (a
+    file in the way). Creates nothing; a later failure (a full disk) is still possible."""
+
+    def fail(why: str) -> None:
+        key = "CLOUDCOLLECT_MANIFEST_PATH"
+        raise ConfigError(f"{key} {str(path)!r} {why}", key=key)
+
+    if path.is_dir():
+        fail("is a directory")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        fail(f"cannot be created: {str(ancestor)!r} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        fail(f"cannot be written: {str(ancestor)!r} is not writable")
 
 
 def current_manifest_key(prefix: str) -> str:

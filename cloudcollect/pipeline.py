@@ -24,7 +24,7 @@ from .deletion import OutsideSync, allowed_deletes, delete_scope, record_dry_run
 from .discovery import Discovery, LocalFile, discover
 from .errors import CloudCollectError, Interrupted, StorageError
 from .extension import app_settings
-from .fingerprint import local_manifest_path
+from .fingerprint import check_manifest_path, local_manifest_path
 from .hashcache import open_cache
 from .headers import headers_for
 from .lease import Lease, lease_key
@@ -76,6 +76,8 @@ def publish(
             storage = open_storage(settings)
         assert storage is not None
         check_storage(settings, storage.stores_headers)
+        if settings.fingerprint:
+            check_manifest_path(local_manifest_path(settings.manifest_path, app.instance_path))
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
             # the listing runs while discovering
             listing = lister.submit(_check_and_list, settings, storage, not verify_headers)

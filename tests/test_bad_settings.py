@@ -26,7 +26,7 @@ from flask import Flask
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.config import config_keys, settings_from_config
 from cloudcollect.errors import ConfigError
-from cloudcollect.storage import open_storage
+from cloudcollect.pipeline import publish
 from tests.conftest import Bucket
 from tests.support.redirect import redirect_server
 from tests.test_cli import APP_MODULE, ROOT
@@ -118,7 +118,12 @@ BAD_VALUES: dict[str, list[Any]] = {
     "CLOUDCOLLECT_CONNECT_TIMEOUT": ["10", 0, 10**9],
     "CLOUDCOLLECT_READ_TIMEOUT": [1.5, 0, 10**9],
     "CLOUDCOLLECT_FINGERPRINT": ["true"],
-    "CLOUDCOLLECT_MANIFEST_PATH": [1, "/tmp/manifest\x00.json"],
+    "CLOUDCOLLECT_MANIFEST_PATH": [
+        1,
+        "/tmp/manifest\x00.json",
+        str(Path(__file__) / "manifest.json"),  # under a file
+        str(Path(__file__).parent),  # a directory
+    ],
     "CLOUDCOLLECT_MANIFEST_SOURCE": [1, "s3"],
     "CLOUDCOLLECT_MANIFEST_STRICT": [None],
     "CLOUDCOLLECT_REWRITE_JS_IMPORTS": ["yes"],
@@ -178,13 +183,15 @@ def base_config(bucket: Bucket, https: bool = False) -> dict[str, Any]:
     return config
 
 
-def config_error(config: dict[str, Any]) -> ConfigError:
-    """The ConfigError of reading ``config`` or of opening its storage (before any request)."""
+def config_error(config: dict[str, Any], root: Path) -> ConfigError:
+    """The ConfigError of reading ``config`` (raised), or of a publish with it (in the
+    report: opening the storage, the manifest's path, before any request)."""
     try:
-        open_storage(settings_from_config(config)).close()
+        report = publish(bare_app(root, config), settings_from_config(config))
     except ConfigError as error:
         return error
-    raise AssertionError(f"no ConfigError for {config}")
+    assert isinstance(report.fatal, ConfigError), (config, report.fatal)
+    return report.fatal
 
 
 @pytest.mark.seaweedfs
@@ -192,7 +199,7 @@ def config_error(config: dict[str, Any]) -> ConfigError:
 def test_bad_value_is_a_config_error_naming_its_key(
     case: Case, bucket: Bucket, tmp_path: Path
 ) -> None:
-    error = config_error(base_config(bucket) | case.extra | {case.key: case.value})
+    error = config_error(base_config(bucket) | case.extra | {case.key: case.value}, tmp_path)
     assert error.key == case.key, error
     assert case.key in str(error)
 
@@ -243,7 +250,7 @@ def test_a_ca_bundle_missing_or_not_a_certificate_exits_2_on_every_path(
                 env = dict(path_env)
                 if variable.startswith("CLOUDCOLLECT"):
                     config[variable] = path
-                    assert config_error(config).key == variable
+                    assert config_error(config, tmp_path).key == variable
                 else:
                     env[variable] = path
                 result = invoke(bare_app(tmp_path, config), ["-q"], env)
