@@ -217,9 +217,8 @@ def test_a_listed_file_that_is_not_published_is_a_warning(tmp_path: Path) -> Non
 
 def test_check_reports_every_listed_file_that_is_not_published(tmp_path: Path) -> None:
     app = bundler_app(tmp_path, exclude=["static/dist/assets/lazy-*"])
-    storage = MemoryStorage()
-    run(app, storage)
     (tmp_path / DIST / "assets/logo-DD5RCrvI.png").unlink()  # the build lost a file
+    storage = MemoryStorage()
     run(app, storage)
 
     report = check(app, storage=storage)
