@@ -124,6 +124,9 @@ class Settings:
     )
     manifest_strict: bool = _setting(True, "bool", "Unknown files and references are errors.")
     rewrite_js_imports: bool = _setting(False, "bool", "Rewrite static ES-module imports too.")
+    fingerprint_exclude: tuple[str, ...] = _setting(
+        (), "globs", "Files kept under their plain name only: no hashed copy, not rewritten."
+    )
     keep_manifests: int = _setting(
         2, "int", "Previous releases whose files cleanup keeps.", minimum=0, maximum=10_000
     )

@@ -46,6 +46,7 @@ from .fingerprint import (
     release_of,
     removable,
 )
+from .globs import compile_globs
 from .lease import LIST_DENIED
 from .plan import Action, LocalAsset, Plan, Step
 from .report import FAILED, UPLOADED, Outcome, Report
@@ -68,6 +69,7 @@ class Release:
         self.report = report
         self.now = now
         self.hashed = hashed  # names a bundler hashed already: kept as they are
+        self.plain = compile_globs(settings.fingerprint_exclude)  # kept plain on purpose
         self.prefix = settings.prefix
         self.workdir = Path(tempfile.mkdtemp(prefix="cloudcollect-rewritten-"))
         self._cleanup_workdir = weakref.finalize(self, shutil.rmtree, self.workdir, True)
@@ -89,10 +91,15 @@ class Release:
             strict=self.settings.manifest_strict,
             modules=self.settings.rewrite_js_imports,
             warn=self.report.warn,
-            hashed=self.hashed,
+            hashed=self._kept_plain,
         )
         originals = {asset.key for asset in assets}
         return assets + [copy for copy in copies if copy.key not in originals]
+
+    def _kept_plain(self, path: str) -> bool:
+        """Whether ``path`` keeps its name: hashed by a bundler already, or matched by
+        ``CLOUDCOLLECT_FINGERPRINT_EXCLUDE`` (no copy, not rewritten, referenced as is)."""
+        return self.hashed(path) or self.plain.match(path) is not None
 
     def take_own(self, objects: dict[str, RemoteObject], listed: bool) -> None:
         """Move cloudcollect's own objects out of ``objects``; read the current manifest."""

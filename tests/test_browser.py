@@ -11,11 +11,18 @@ ran. A screenshot goes to tests/artifacts/browser.png.
 Every example test runs twice: with plain keys, and with ``CLOUDCOLLECT_FINGERPRINT`` on,
 where every URL must be the hashed one from the manifest and the stylesheet's rewritten
 ``url()`` must load the logo's hashed copy.
+
+The extension app of tests/support/extapp.py (Flask-Admin, Flask-DebugToolbar,
+Bootstrap-Flask), fingerprinted: a Flask-Admin list and form page load every asset with
+no failed request, and a map drawn with the Leaflet that Flask-Admin ships shows its
+default marker icon (``CLOUDCOLLECT_FINGERPRINT_EXCLUDE`` keeps Leaflet's images plain;
+a screenshot goes to tests/artifacts/browser-leaflet.png).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,12 +35,14 @@ from werkzeug.serving import make_server
 from cloudcollect.pipeline import publish
 from examples.exampleapp import create_app
 from tests.conftest import Bucket
+from tests.support.extapp import LEAFLET_PLAIN, make_extension_app
 from tests.support.public import allow_public_read
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PREFIX = "example/v1/"
+HASHED = re.compile(r"\.[0-9a-f]{12}\.\w+$")
 
 pytestmark = [
     pytest.mark.browser,
@@ -218,3 +227,85 @@ def test_blueprint_assets_come_from_the_bucket(published_site: Site, browser: An
     assert style(browser, ".admin-panel", "borderLeftColor") == "rgb(4, 5, 6)"
     assert style(browser, ".report", "color") == "rgb(7, 8, 9)"
     assert log.paths == ["/admin/"]
+
+
+# -- Flask-Admin, Flask-DebugToolbar and Leaflet, fingerprinted ----------------------------
+
+MARKER_JS = """
+const icon = document.querySelector('img.leaflet-marker-icon');
+return icon && icon.complete ? [icon.src, icon.naturalWidth] : null;
+"""
+FONTS_READY_JS = "return document.fonts.status === 'loaded';"
+FAILED_JS = """
+return performance.getEntriesByType('resource')
+  .filter(e => e.responseStatus !== undefined && e.responseStatus >= 400)
+  .map(e => e.name + ' ' + e.responseStatus);
+"""
+
+
+@pytest.fixture
+def extension_site(bucket: Bucket, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """tests/support/extapp.py published fingerprinted, Leaflet's images kept plain as the
+    README says, served on loopback with the switch on; yields (app URL, bucket base)."""
+    config = switched_on(
+        bucket,
+        tmp_path / "manifest.json",
+        CLOUDCOLLECT_FINGERPRINT=True,
+        CLOUDCOLLECT_FINGERPRINT_EXCLUDE=LEAFLET_PLAIN,
+    )
+    app = make_extension_app(tmp_path / "app", config)
+    report = publish(app)
+    assert report.exit_code == 0, report.summary_line()
+    allow_public_read(bucket, PREFIX)
+
+    with serving(app) as app_url:  # SeaweedFS answers CORS for any origin: fonts load
+        yield app_url, f"{bucket.server.endpoint}/{bucket.name}/{PREFIX}"
+
+
+def problems(driver: Any) -> list[str]:
+    """Failed requests (console errors, as Chromium logs a 404 or a blocked load; and
+    resource timings with an error status) and script errors of the page so far; the
+    browser's own ``/favicon.ico`` request, which no page references, aside."""
+    logged = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    found = logged + list(driver.execute_script(FAILED_JS))
+    return [problem for problem in found if "/favicon.ico " not in problem]
+
+
+def test_a_flask_admin_page_loads_every_asset_fingerprinted(
+    extension_site: tuple[str, str], browser: Any
+) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    app_url, bucket_base = extension_site
+    assets = []
+    for page in ("/admin/item/", "/admin/item/new/"):  # its list (icons) and its form
+        browser.get(app_url + page)
+        WebDriverWait(browser, 15).until(lambda d: d.find_element("id", "flDebug"))
+        WebDriverWait(browser, 15).until(lambda d: d.execute_script(FONTS_READY_JS))
+        assets += browser.execute_script(ASSET_URLS_JS)
+        assert problems(browser) == [], page
+
+    assert any("/admin/static/vendor/leaflet/leaflet." in url for url in assets)
+    assert any("/_debug_toolbar/static/" in url for url in assets)  # the toolbar's own
+    assert all(url.startswith(bucket_base) for url in assets), assets
+
+
+def test_leaflets_default_marker_icon_loads_fingerprinted(
+    extension_site: tuple[str, str], browser: Any
+) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    app_url, bucket_base = extension_site
+    browser.get(app_url + "/map")
+    WebDriverWait(browser, 15).until(
+        lambda d: d.execute_script("return document.body.dataset.map") == "loaded"
+    )
+    src, width = WebDriverWait(browser, 15).until(lambda d: d.execute_script(MARKER_JS))
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "browser-leaflet.png"))
+
+    assert src == bucket_base + "admin/static/vendor/leaflet/images/marker-icon.png"
+    assert width > 0
+    leaflet = [u for u in browser.execute_script(ASSET_URLS_JS) if "/leaflet/leaflet." in u]
+    assert len(leaflet) == 2 and all(HASHED.search(url) for url in leaflet)  # hashed copies
+    assert problems(browser) == []

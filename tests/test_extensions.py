@@ -10,15 +10,19 @@ back).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import urllib.error
+import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from flask import Flask, url_for
+from flask.testing import FlaskClient
 
 from cloudcollect import CloudCollect
 from cloudcollect.cli import cloudcollect_command
@@ -28,7 +32,7 @@ from cloudcollect.pipeline import publish
 from cloudcollect.storage import MemoryStorage
 from tests.conftest import Bucket
 from tests.support.apps import make_app
-from tests.support.extapp import make_extension_app
+from tests.support.extapp import LEAFLET_PLAIN, PAGES, make_extension_app
 from tests.support.public import allow_public_read
 
 PREFIX = "ext/"
@@ -108,6 +112,78 @@ def test_cloudcollect_publishes_every_file_of_every_static_endpoint_and_deletes_
     stored = bucket.keys()
     own = {key for key in stored if key.startswith(PREFIX + ".cloudcollect")}  # state, lease
     assert {key[len(PREFIX) :] for key in stored - own} == expected
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("fingerprint", [False, True], ids=["plain", "fingerprint"])
+def test_every_asset_of_the_rendered_pages_loads_from_where_its_url_points(
+    tmp_path: Path, bucket: Bucket, fingerprint: bool
+) -> None:
+    config: dict[str, Any] = {"FINGERPRINT": fingerprint, "SERVE_FROM_BUCKET": True}
+    if fingerprint:
+        config["FINGERPRINT_EXCLUDE"] = LEAFLET_PLAIN
+    app = published(bucket, tmp_path, **config)
+    bucket_base = f"{bucket.server.endpoint}/{bucket.name}/{PREFIX}"
+    names: dict[str, str] = {}
+    if fingerprint:
+        names = json.loads((tmp_path / "manifest.json").read_text())["files"]
+    plain_of = {hashed: path for path, hashed in names.items()}
+    client = app.test_client()
+    checked: dict[str, str] = {}
+    for page in PAGES:
+        response = client.get(page)
+        assert response.status_code == 200, page
+        html = response.get_data(as_text=True)
+        assert 'id="flDebug"' in html  # the toolbar really is on every page
+        for url in asset_urls(html):
+            checked[url] = page
+    for url, page in checked.items():
+        if url.startswith(bucket_base):
+            key = unquote(urlsplit(url).path)[len(urlsplit(bucket_base).path) :]
+            path = plain_of.get(key, key)
+            assert _unhashed(_get(url), names) == _served(client, "/" + path), (page, url)
+        else:
+            assert url.startswith("/"), (page, url)  # no third-party host
+            _served(client, url)
+    local_urls = [url for url in checked if url.startswith("/")]
+    assert local_urls == ["/shop/assets/drafts/preview.css"]  # excluded: not published
+    toolbar = [url for url in checked if "/_debug_toolbar/static/" in url]
+    assert toolbar and all(url.startswith(bucket_base) for url in toolbar)
+    leaflet = [url for url in checked if "/vendor/leaflet/leaflet." in url]
+    assert len(leaflet) >= 2 and all(url.startswith(bucket_base) for url in leaflet)
+    if fingerprint:
+        css = _get(next(url for url in leaflet if ".css" in url)).decode()
+        assert "url(images/marker-icon.png)" in css  # plain, as Leaflet looks for it
+
+
+def _served(client: FlaskClient, url: str) -> bytes:
+    """What the app serves at ``url`` (200 asserted)."""
+    with client.get(url) as response:
+        assert response.status_code == 200, url
+        body: bytes = response.data
+        return body
+
+
+def _get(url: str) -> bytes:
+    """An anonymous GET, as a browser makes it."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.status == 200, url
+            body: bytes = response.read()
+            return body
+    except urllib.error.HTTPError as error:
+        raise AssertionError(f"{url}: {error.code}") from None
+
+
+def _unhashed(body: bytes, names: dict[str, str]) -> bytes:
+    """``body`` with hashed file names put back to the plain ones (rewritten references)."""
+    if not names or not body.lstrip()[:1].isascii():
+        return body
+    for path, hashed in names.items():
+        plain_name, hashed_name = path.rpartition("/")[2], hashed.rpartition("/")[2]
+        if plain_name != hashed_name and hashed_name.encode() in body:
+            body = body.replace(hashed_name.encode(), plain_name.encode())
+    return body
 
 
 # -- the url_for switch points only at what is published ----------------------------------

@@ -397,6 +397,28 @@ def test_cleanup_after_three_releases_keeps_recent_releases_and_young_objects(
             assert "site/" + path in storage.objects
 
 
+def test_fingerprint_exclude_keeps_plain_names_and_references_to_them(tmp_path: Path) -> None:
+    files = SITE_FILES | {"static/css/keep.css": "p { background: url(gone.png) }"}
+    app = fingerprint_app(tmp_path, files, fingerprint_exclude=["static/img/logo.*", "**/keep.css"])
+    storage = MemoryStorage()
+
+    run(app, storage)  # strict: keep.css's missing reference is not looked at
+
+    files_of = manifest_of(storage)
+    assert files_of["static/img/logo.png"] == "static/img/logo.png"
+    assert files_of["static/css/keep.css"] == "static/css/keep.css"
+    assert HEX12.search(files_of["static/img/icon.png"])  # the others are hashed
+    logo_keys = [key for key in storage.objects if "/img/logo." in key]
+    assert logo_keys == ["site/static/img/logo.png"]  # no hashed copy
+    assert storage.objects["site/static/img/logo.png"].headers["Cache-Control"] != IMMUTABLE
+    css = storage.objects["site/" + files_of["static/css/site.css"]].data.decode()
+    assert "url(../img/logo.png)" in css  # a plain file's reference stays plain
+    with app.test_request_context():
+        assert url_for("static", filename="img/logo.png") == (
+            "https://cdn.example/site/static/img/logo.png"
+        )
+
+
 def test_the_filesystem_storage_gets_hashed_copies_beside_the_originals(tmp_path: Path) -> None:
     target = tmp_path / "www"
     app = fingerprint_app(tmp_path, storage="filesystem", root=str(target), prefix=None)
