@@ -161,7 +161,7 @@ def test_switch_off_gives_flasks_own_urls(
     expected = both(plain, endpoint, **values)
 
     assert both(make_app(tmp_path / "a", None), endpoint, **values) == expected
-    off = {"CLOUDCOLLECT_SERVE_FROM_BUCKET": False, "CLOUDCOLLECT_BUCKET": "b"}
+    off = {"CLOUDCOLLECT_SERVE_FROM_BUCKET": False, "CLOUDCOLLECT_BUCKET": "bkt"}
     assert both(make_app(tmp_path / "c", off), endpoint, **values) == expected
 
 
@@ -333,11 +333,11 @@ VIRTUAL = {"ADDRESSING_STYLE": "virtual"}
             {"BUCKET": "static.example.com", "REGION": "eu-west-1"},
             "https://s3.eu-west-1.amazonaws.com/static.example.com/",
         ),
-        ({"BUCKET": "b", "ENDPOINT_URL": "http://127.0.0.1:8333"}, "http://127.0.0.1:8333/b/"),
-        ({"BUCKET": "b", "ENDPOINT_URL": "https://gw.example.com/s3/"}, "https://gw.example.com/s3/b/"),
+        ({"BUCKET": "bkt", "ENDPOINT_URL": "http://127.0.0.1:8333"}, "http://127.0.0.1:8333/bkt/"),
+        ({"BUCKET": "bkt", "ENDPOINT_URL": "https://gw.example.com/s3/"}, "https://gw.example.com/s3/bkt/"),
         (
-            {"BUCKET": "b", "ENDPOINT_URL": "https://minio.example.com", **VIRTUAL},
-            "https://b.minio.example.com/",
+            {"BUCKET": "bkt", "ENDPOINT_URL": "https://minio.example.com", **VIRTUAL},
+            "https://bkt.minio.example.com/",
         ),
         (
             {"BUCKET": "a.b", "ENDPOINT_URL": "https://minio.example.com", **VIRTUAL},
@@ -347,7 +347,7 @@ VIRTUAL = {"ADDRESSING_STYLE": "virtual"}
             {"BUCKET": "a.b", "ENDPOINT_URL": "http://minio.local:9000", **VIRTUAL},
             "http://a.b.minio.local:9000/",
         ),
-        ({"BUCKET": "b", "BASE_URL": "https://cdn.example.com/assets"}, "https://cdn.example.com/assets/"),
+        ({"BUCKET": "bkt", "BASE_URL": "https://cdn.example.com/assets"}, "https://cdn.example.com/assets/"),
         ({"BASE_URL": "https://cdn.example.com/assets/"}, "https://cdn.example.com/assets/"),
     ],
 )  # fmt: skip
