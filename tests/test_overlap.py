@@ -64,26 +64,33 @@ def cache_controls(bucket: Bucket) -> set[str]:
     return {bucket.head(PREFIX + key)["CacheControl"] for key in FILES if key.startswith("static/")}
 
 
-@pytest.fixture
-def overlapped(
-    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
-) -> Iterator[tuple[Report, Report]]:
-    """Run A (OLD headers, through the proxy) is held at its state-object PUT while run B
-    (NEW headers, direct) publishes everything; then A goes on. Yields (A, B)."""
+def overlap(
+    tmp_path: Path, bucket: Bucket, proxy: FaultProxy, held_key: str
+) -> tuple[Report, Report]:
+    """Run A (OLD headers, through the proxy) is held at its PUT of ``held_key`` while run
+    B (NEW headers, direct) publishes everything; then A goes on. Returns (A, B)."""
     opened, arrived = threading.Event(), threading.Event()
-    fault_proxy.add(Fault("PutObject", PREFIX + STATE_NAME, gate(opened, arrived)))
-    older = app_for(tmp_path / "a", bucket, fault_proxy.url, OLD)
+    proxy.add(Fault("PutObject", held_key, gate(opened, arrived)))
+    older = app_for(tmp_path / "a", bucket, proxy.url, OLD)
     newer = app_for(tmp_path / "b", bucket, bucket.server.endpoint, NEW)
     reports: list[Report] = []
     thread = threading.Thread(target=lambda: reports.append(publish(older)))
     thread.start()
     try:
-        assert arrived.wait(60), "run A never wrote its state object"
+        assert arrived.wait(60), f"run A never wrote {held_key}"
         second = publish(newer)
     finally:
         opened.set()
         thread.join(60)
-    yield reports[0], second
+    return reports[0], second
+
+
+@pytest.fixture
+def overlapped(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> Iterator[tuple[Report, Report]]:
+    """A is held at its state object's PUT: its uploads landed before B's."""
+    yield overlap(tmp_path, bucket, fault_proxy, PREFIX + STATE_NAME)
 
 
 def test_a_late_state_object_of_the_older_run_is_never_trusted(
@@ -104,6 +111,24 @@ def test_a_late_state_object_of_the_older_run_is_never_trusted(
     assert cache_controls(bucket) == {OLD}
     assert any("overlapping releases" in warning for warning in third.warnings)
     assert check(rerun).exit_code == 0
+
+
+def test_a_losers_late_upload_makes_the_winners_state_object_untrusted(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    """A is held at one file's PUT, which lands after B has finished: B's state object
+    says NEW for a file that now has OLD headers. A revokes the lease, so B's state object
+    is no longer trusted and the next run (B's settings) repairs the file."""
+    late = PREFIX + "static/f3.css"
+    first, second = overlap(tmp_path, bucket, fault_proxy, late)
+    assert second.exit_code == 0, second.to_dict()
+    assert bucket.head(late)["CacheControl"] == OLD  # A's late PUT replaced B's
+    assert first.exit_code == 3, first.to_dict()
+    rerun = app_for(tmp_path / "b", bucket, bucket.server.endpoint, NEW)
+    assert [d["key"] for d in check(rerun).differences()] == [late]
+    third = publish(rerun)
+    assert [o.key for o in third.with_status("uploaded")] == [late]
+    assert cache_controls(bucket) == {NEW}
 
 
 def test_the_lease_is_cloudcollects_own_never_an_orphan_nor_a_static_file(
