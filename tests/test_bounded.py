@@ -3,6 +3,7 @@ SeaweedFS (through the fault proxy where requests are counted)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import signal
@@ -224,3 +225,40 @@ def test_a_deeply_nested_bundler_manifest_is_a_warning(tmp_path: Path, bucket: B
 
     assert report.exit_code == 0, report.to_dict()
     assert any("cannot read the bundler manifest" in w for w in report.warnings), report.warnings
+
+
+class _NeedsStack:
+    """Garbage in a reference cycle whose finalizer needs a few hundred frames."""
+
+    def __init__(self, failures: list[BaseException]) -> None:
+        self.cycle = self
+        self.failures = failures
+
+    def __del__(self) -> None:
+        def down(n: int) -> int:
+            return n if n == 0 else down(n - 1)
+
+        try:
+            down(400)
+        except RecursionError as error:
+            self.failures.append(error)
+
+
+def test_no_finalizer_runs_out_of_stack_while_a_deep_document_is_parsed() -> None:
+    """A collection triggered inside the parser's deepest recursion would run pending
+    finalizers with no stack left; without the pause most of these fail."""
+    from cloudcollect.state import read_state
+
+    failures: list[BaseException] = []
+    threshold = gc.get_threshold()
+    try:
+        for _ in range(5):
+            gc.set_threshold(10**7)  # leave the cycles for the parser's allocations
+            for _ in range(50):
+                _NeedsStack(failures)
+            gc.set_threshold(700)
+            assert read_state(DEEP).problem is not None
+    finally:
+        gc.set_threshold(*threshold)
+        gc.collect()
+    assert failures == []
