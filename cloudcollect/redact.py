@@ -11,8 +11,10 @@
 Each secret is also removed in the forms the HTTP layers' exception texts show it in:
 stripped of surrounding white space (a token read from a file with CRLF line endings ends
 in ``\\r``), escaped as ``repr`` escapes it, and each run of printable characters between
-control characters. Values shorter than :data:`MIN_LENGTH` are left alone: removing them
-would wipe ordinary words, and no real credential is that short.
+control characters. Values shorter than :data:`MIN_LENGTH`, and such derived forms shorter
+than :data:`MIN_FRAGMENT`, are left alone: removing them would wipe ordinary words (a
+value ``"session\\ntoken"`` must not turn every later "token" into ``***``), and no real
+credential is that short.
 
 The access key id is scrubbed too. It is not a secret (the signature needs the secret key),
 but it names the account (STS ``GetAccessKeyInfo``) and CI logs are often public; a
@@ -32,6 +34,7 @@ from urllib.parse import urlsplit
 
 MASK = "***"
 MIN_LENGTH = 4
+MIN_FRAGMENT = 8
 ENV_CREDENTIALS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -75,8 +78,11 @@ def _variants() -> list[str]:
     with _lock:
         secrets = set(_remembered)
     secrets.update(os.environ.get(name) or "" for name in ENV_CREDENTIALS)
-    found: set[str] = set()
-    for secret in secrets:
-        found.update((secret, secret.strip(), repr(secret)[1:-1]))
-        found.update(_CONTROL_RUNS.split(secret))
-    return sorted((v for v in found if len(v) >= MIN_LENGTH), key=len, reverse=True)
+    found = {secret for secret in secrets if len(secret) >= MIN_LENGTH}
+    fragments = {f for secret in found for f in _fragments(secret) if len(f) >= MIN_FRAGMENT}
+    return sorted(found | fragments, key=len, reverse=True)
+
+
+def _fragments(secret: str) -> set[str]:
+    """The forms exception texts show ``secret`` in, besides itself."""
+    return {secret.strip(), repr(secret)[1:-1], *_CONTROL_RUNS.split(secret)}

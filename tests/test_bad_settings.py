@@ -86,6 +86,7 @@ BAD_VALUES: dict[str, list[Any]] = {
     "CLOUDCOLLECT_INCLUDE": ["*.css", [1], ["*.css\n"]],
     "CLOUDCOLLECT_EXCLUDE": ["*.css", [None], ["\x00"]],
     "CLOUDCOLLECT_HASHED": ["dist/*", [1], ["dist/*\n"]],
+    "CLOUDCOLLECT_FINGERPRINT_EXCLUDE": ["*.png", [1], ["*.png\r\n"]],
     "CLOUDCOLLECT_WORKERS": ["8", True, 0, 10**9],
     "CLOUDCOLLECT_HEADERS": [
         {"*.css": {}},

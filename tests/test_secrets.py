@@ -194,9 +194,20 @@ def test_scrub_removes_url_userinfo_and_remembered_passwords() -> None:
 
 
 def test_short_values_are_left_alone() -> None:
-    """A value shorter than 4 characters would wipe ordinary words; none is a credential."""
-    remember("abc", None, "")
-    assert scrub("abc abcd") == "abc abcd"
+    """A value shorter than 4 characters, or a fragment of one (between control
+    characters) shorter than 8, would wipe ordinary words; none is a credential."""
+    remember("abc", None, "", "word\nlongfragment")
+    assert scrub("abc abcd word longfragment") == f"abc abcd word {MASK}"
+
+
+@pytest.mark.seaweedfs
+def test_a_refused_credential_leaves_ordinary_words_alone(bucket: Bucket, tmp_path: Path) -> None:
+    """A refused token is never sent, so never remembered: its pieces ("token") must not
+    be scrubbed from every later message of the process."""
+    text = "the listing repeated a continuation token"
+    result = invoke(bare_app(tmp_path, base_config(bucket)), [], {"AWS_SESSION_TOKEN": "a\ntoken"})
+    assert result.exit_code == 2, result.output
+    assert scrub(text) == text
 
 
 def test_errors_and_reports_are_scrubbed_when_built(monkeypatch: pytest.MonkeyPatch) -> None:

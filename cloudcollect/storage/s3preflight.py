@@ -62,9 +62,9 @@ def _load(name: str, path: str) -> None:
 
 
 def check_credentials(credentials: Credentials, source: str, environ: Mapping[str, str]) -> None:
-    """Remember ``credentials`` for scrubbing; ConfigError when one holds a control
-    character. ``source`` says where they came from (botocore's ``method``)."""
-    redact.remember(*credentials)
+    """ConfigError when one of ``credentials`` holds a control character (they are never
+    sent, and their values are not remembered); else remember them for scrubbing.
+    ``source`` says where they came from (botocore's ``method``)."""
     fields = (
         ("access key id", credentials.access_key, ("AWS_ACCESS_KEY_ID",)),
         ("secret access key", credentials.secret_key, ("AWS_SECRET_ACCESS_KEY",)),
@@ -79,6 +79,7 @@ def check_credentials(credentials: Credentials, source: str, environ: Mapping[st
                 "line endings?); its value is not shown"
             )
             raise ConfigError(message, key=name)
+    redact.remember(*credentials)
 
 
 def botocore_credentials(session: Any, environ: Mapping[str, str]) -> None:
