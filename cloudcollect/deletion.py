@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection
 from .config import Settings
 from .discovery import Discovery
 from .errors import DeletionRefused
-from .fingerprint import HASH_LENGTH, OWN_FOLDER, VARIANT_SUFFIXES
+from .fingerprint.names import HASH_LENGTH, OWN_FOLDER, VARIANT_SUFFIXES
 from .plan import Action, Plan, Step
 from .remote import RemoteView
 from .report import FAILED, PLANNED, REFUSED, Outcome, Report

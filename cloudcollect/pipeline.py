@@ -24,7 +24,7 @@ from .deletion import OutsideSync, allowed_deletes, delete_scope, record_dry_run
 from .discovery import Discovery, LocalFile, discover
 from .errors import CloudCollectError, Interrupted, StorageError
 from .extension import app_settings
-from .fingerprint import check_manifest_path, local_manifest_path
+from .fingerprint.manifest import check_manifest_path, local_manifest_path
 from .hashcache import open_cache
 from .headers import headers_for
 from .lease import Lease, lease_key

@@ -32,20 +32,16 @@ from pathlib import Path
 
 from .config import Settings
 from .errors import DeletionRefused, FatalStorageError, FingerprintError, StorageError
-from .fingerprint import (
+from .fingerprint.cleanup import kept_releases, removable
+from .fingerprint.copies import fingerprint_assets
+from .fingerprint.manifest import (
     MANIFEST_HEADERS,
-    OWN_FOLDER,
     Manifest,
-    current_manifest_key,
     decode_manifest,
     encode_manifest,
-    fingerprint_assets,
-    history_key,
-    kept_releases,
     new_manifest,
-    release_of,
-    removable,
 )
+from .fingerprint.names import OWN_FOLDER, current_manifest_key, history_key, release_of
 from .globs import compile_globs
 from .lease import LIST_DENIED
 from .plan import Action, LocalAsset, Plan, Step

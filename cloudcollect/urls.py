@@ -47,9 +47,10 @@ from .config import Settings
 from .errors import ConfigError
 from .extension import app_settings
 from .filters import Filters
-from .fingerprint import current_manifest_key, local_manifest_path
+from .fingerprint.manifest import local_manifest_path
+from .fingerprint.names import current_manifest_key
+from .fingerprint.resolver import ManifestResolver
 from .keys import normalize
-from .manifestread import ManifestResolver
 from .sources import StaticEndpoints, is_static_endpoint
 
 LOCAL_FLAG = "_cloudcollect"

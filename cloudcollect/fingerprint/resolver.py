@@ -7,8 +7,8 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 
-from .errors import FingerprintError
-from .fingerprint import decode_manifest
+from ..errors import FingerprintError
+from .manifest import decode_manifest
 
 logger = logging.getLogger("cloudcollect")
 
