@@ -15,6 +15,7 @@ from flask import url_for
 
 from cloudcollect import publish
 from cloudcollect.cli import cloudcollect_command
+from cloudcollect.lease import LEASE_NAME
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket, s3_settings
 from tests.support.apps import APP_FILES, make_app, served_files
@@ -43,7 +44,7 @@ def test_symlinks_to_hidden_files_and_directories_publish_nothing_secret(
 
     assert report.exit_code == 0, report.to_dict()
     expected = served_files(tmp_path) | {"static/logo-link.png": APP_FILES["static/img/logo.png"]}
-    assert bucket.keys() == set(expected) | {STATE_NAME}
+    assert bucket.keys() == set(expected) | {STATE_NAME, LEASE_NAME}
     assert bucket.read("static/logo-link.png") == (static / "img/logo.png").read_bytes()
 
 
@@ -73,7 +74,7 @@ def test_secret_like_names_real_projects_leak_are_not_published(
     report = publish(app, s3_settings(bucket))
 
     assert report.exit_code == 0, report.to_dict()
-    expected = set(served_files(tmp_path)) | {"static/data/catalog.json", STATE_NAME}
+    expected = set(served_files(tmp_path)) | {"static/data/catalog.json", STATE_NAME, LEASE_NAME}
     assert bucket.keys() == expected
 
 
@@ -84,7 +85,7 @@ def test_an_include_naming_a_secret_like_name_publishes_it(tmp_path: Path, bucke
     report = publish(app, s3_settings(bucket, include=("static/*.css", "**/sample.db")))
 
     assert report.exit_code == 0, report.to_dict()
-    assert bucket.keys() == {"static/app.css", "static/demo/sample.db", STATE_NAME}
+    assert bucket.keys() == {"static/app.css", "static/demo/sample.db", STATE_NAME, LEASE_NAME}
 
 
 def test_a_symlink_to_an_included_dot_directory_is_published(
@@ -104,6 +105,7 @@ def test_a_symlink_to_an_included_dot_directory_is_published(
         "static/security.txt",
         "static/.well-known/security.txt",
         STATE_NAME,
+        LEASE_NAME,
     }
     assert bucket.read("static/security.txt") == b"Contact: x"
 
