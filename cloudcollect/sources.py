@@ -10,8 +10,7 @@ gives ``admin/static/``). Its folder, by endpoint:
 
   1. a method bound to an object with a ``static_folder`` (``view_func=bp.send_static_file``
      for a Flask app, a blueprint or a lookalike);
-  2. ``functools.partial(send_from_directory, folder)`` (or ``directory=folder``);
-  3. a function or method whose code calls ``send_from_directory`` and reads exactly one
+  2. a function or method whose code calls ``send_from_directory`` and reads exactly one
      value naming an existing directory from ``self.<attr>``, a closure variable or a
      module global (Flask-DebugToolbar's ``send_from_directory(self._static_dir, filename)``).
      A relative directory is taken from ``app.root_path``, as Flask does.
@@ -26,7 +25,6 @@ one once.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import os
@@ -102,24 +100,21 @@ def static_folder(app: Flask, endpoint: str) -> str | None:
     if blueprint is not None:
         return blueprint.static_folder
     view = app.view_functions.get(endpoint)
-    folder = _view_folder(view) if view is not None else None
+    folder = _view_folder(view, app.root_path) if view is not None else None
     return None if folder is None else os.path.join(app.root_path, folder)
 
 
-def _view_folder(view: Callable[..., Any]) -> str | None:
+def _view_folder(view: Callable[..., Any], root: str) -> str | None:
     view = inspect.unwrap(view)
     owner = getattr(view, "__self__", None)
     folder = getattr(owner, "static_folder", None)
     if isinstance(folder, (str, os.PathLike)):
         return os.fspath(folder)
-    if isinstance(view, functools.partial) and _is_send_from_directory(view.func):
-        given = view.args[0] if view.args else view.keywords.get("directory")
-        return os.fspath(given) if isinstance(given, (str, os.PathLike)) else None
     function = getattr(view, "__func__", view)
     code = getattr(function, "__code__", None)
     if code is None or "send_from_directory" not in code.co_names:
         return None
-    folders = {os.fspath(v) for v in _values_read(function, owner) if _is_directory(v)}
+    folders = {os.fspath(v) for v in _values_read(function, owner) if _is_directory(v, root)}
     return folders.pop() if len(folders) == 1 else None
 
 
@@ -138,14 +133,11 @@ def _values_read(function: Any, owner: Any) -> Iterator[Any]:
             continue
 
 
-def _is_send_from_directory(function: Any) -> bool:
-    import flask.helpers
-
-    return function is flask.helpers.send_from_directory
-
-
-def _is_directory(value: Any) -> bool:
-    return isinstance(value, (str, os.PathLike)) and bool(value) and os.path.isdir(value)
+def _is_directory(value: Any, root: str) -> bool:
+    """Whether ``value`` names a directory (a relative one from ``root``)."""
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        return False
+    return os.path.isdir(os.path.join(root, value))
 
 
 class StaticEndpoints:

@@ -15,22 +15,25 @@ import logging
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from flask import Flask, url_for
+from flask import Blueprint, Flask, Response, send_from_directory, url_for
 from flask.testing import FlaskClient
 
 from cloudcollect import CloudCollect
 from cloudcollect.cli import cloudcollect_command
+from cloudcollect.discovery import discover
+from cloudcollect.extension import app_settings
 from cloudcollect.filters import SECRET_LIKE
 from cloudcollect.globs import compile_globs
 from cloudcollect.pipeline import publish
 from cloudcollect.storage import MemoryStorage
-from tests.conftest import Bucket
+from tests.conftest import Bucket, write_tree
 from tests.support.apps import make_app
 from tests.support.extapp import LEAFLET_PLAIN, PAGES, make_extension_app
 from tests.support.public import allow_public_read
@@ -238,3 +241,64 @@ def test_an_excluded_file_keeps_its_app_url_and_directory_urls_never_raise(
         assert url_for("static", filename="css/site.css") == "https://cdn/static/css/site.css"
         assert url_for("static", filename="") == "https://cdn/static/"
         assert url_for("admin.static", filename="css/") == "https://cdn/admin/static/css/"
+
+
+# -- how the folder of an endpoint that is not a blueprint is found -----------------------
+
+
+def _closure_view(folder: str) -> Callable[[str], Response]:
+    def serve(filename: str) -> Response:
+        return send_from_directory(folder, filename)
+
+    return serve
+
+
+class _Extension:
+    """Keeps its folder in an attribute of its own name, as Flask-DebugToolbar does."""
+
+    def __init__(self, folder: Path) -> None:
+        self.assets_dir = str(folder)
+
+    def send_static_file(self, filename: str) -> Response:
+        return send_from_directory(self.assets_dir, filename)
+
+
+class _TwoFolders(_Extension):
+    """Reads two directories: which one it serves cannot be told."""
+
+    def __init__(self, folder: Path, other: Path) -> None:
+        super().__init__(folder)
+        self.other_dir = str(other)
+
+    def send_static_file(self, filename: str) -> Response:
+        folder = self.assets_dir if filename.endswith(".css") else self.other_dir
+        return send_from_directory(folder, filename)
+
+
+def test_folders_of_static_endpoints_that_are_not_blueprints(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "app", SWITCHED)
+    files: dict[str, bytes | str] = {f"{n}/{n}.css": n for n in ("closure", "ext", "bp", "two")}
+    write_tree(tmp_path / "app", files)  # relative folders are taken from app.root_path
+    root = tmp_path / "app"
+    rules: dict[str, Callable[[str], Response]] = {
+        "closure": _closure_view("closure"),  # relative
+        "ext": _Extension(root / "ext").send_static_file,
+        "bp": Blueprint("never", "x", static_folder=str(root / "bp")).send_static_file,
+        "two": _TwoFolders(root / "two", root / "ext").send_static_file,
+    }
+    for name, view in rules.items():
+        app.add_url_rule(f"/{name}/static/<path:filename>", f"{name}.static", view)
+
+    found = discover(app, app_settings(app))
+
+    keys = {file.key for file in found.files}
+    assert {f"{n}/static/{n}.css" for n in ("closure", "ext", "bp")} <= keys
+    assert [source.name for source in found.unresolved] == ["two"]
+    client = app.test_client()
+    with app.test_request_context():
+        for name in rules:
+            with client.get(f"/{name}/static/{name}.css") as response:
+                assert response.data == name.encode()  # Flask serves each of them
+            url = url_for(f"{name}.static", filename=f"{name}.css")
+            local = f"/{name}/static/{name}.css"
+            assert url == (local if name == "two" else "https://cdn" + local)
