@@ -8,6 +8,11 @@ under the deletion scope with no local source. There is no second comparison eng
 exactly what a real run would do, and a dry run makes no write request (no PUT, POST or
 DELETE; the state object is not rewritten).
 
+With ``CLOUDCOLLECT_CORS_ORIGINS`` set, the bucket's CORS configuration is read too: an
+origin no rule allows GET from is a *cors* difference (its pages' fonts and module
+scripts fail; ``flask cloudcollect cors`` adds the rule). A store without bucket CORS, or
+a configuration that cannot be read (AccessDenied), is a warning, not a difference.
+
 Exit codes: 0 in sync, ``OUT_OF_SYNC`` (5) when anything differs, and otherwise the
 usual codes (1 a local file could not be read, 2 configuration, 3 fatal precondition,
 130/143 interrupted).
@@ -38,6 +43,8 @@ _KINDS = {
     "no local source": "extra",
 }
 KINDS = ("missing", "changed", "headers", "extra")
+#: Reason of a *cors* difference (its key is the origin).
+CORS_BLOCKED = "no bucket CORS rule allows GET from this origin: fonts and module scripts fail"
 
 
 #: Reason of a file a bundler manifest lists that is not published: kind "missing".
@@ -53,19 +60,25 @@ def difference_kind(reason: str) -> str:
 
 @dataclass
 class CheckReport(Report):
-    """A dry run's Report read as differences; ``exit_code`` is 5 when any is found."""
+    """A dry run's Report read as differences; ``exit_code`` is 5 when any is found.
+    ``cors_blocked``: the configured origins the bucket's CORS rules do not allow."""
+
+    cors_blocked: list[str] = dataclasses.field(default_factory=list)
 
     def differences(self) -> list[dict[str, str]]:
-        """One ``{"key", "kind", "reason"}`` per difference, sorted by key."""
-        return [
+        """One ``{"key", "kind", "reason"}`` per difference, sorted by key; the *cors*
+        ones (keyed by origin) last."""
+        found = [
             {"key": o.key, "kind": difference_kind(o.reason), "reason": o.reason}
             for o in sorted(self.with_status(PLANNED), key=lambda o: o.key)
         ]
+        cors = [{"key": o, "kind": "cors", "reason": CORS_BLOCKED} for o in self.cors_blocked]
+        return found + cors
 
     @property
     def exit_code(self) -> int:
         code = super().exit_code
-        if code == 0 and self.with_status(PLANNED):
+        if code == 0 and (self.with_status(PLANNED) or self.cors_blocked):
             return OUT_OF_SYNC
         return code
 
@@ -73,6 +86,8 @@ class CheckReport(Report):
         found = self.differences()
         by_kind = {kind: sum(d["kind"] == kind for d in found) for kind in KINDS}
         details = ", ".join(f"{kind} {count}" for kind, count in by_kind.items())
+        if self.cors_blocked:
+            details += f", cors {len(self.cors_blocked)}"
         head = "check: in sync" if not found else f"check: {len(found)} differences"
         c = self.counts()
         return (
@@ -138,7 +153,30 @@ def check(
         report.warn(f"objects without a local source are not checked: {reason}")
     if report.fatal is None:
         _unpublished_bundler_files(app, settings, report)
-    return CheckReport.of(report)
+    checked = CheckReport.of(report)
+    if checked.fatal is None and settings.cors_origins:
+        _check_cors(settings, storage, checked)
+    return checked
+
+
+def _check_cors(settings: Settings, storage: Any, report: CheckReport) -> None:
+    """Read the bucket's CORS rules (``storage``, else one opened for this); the origins
+    they do not allow GET from become *cors* differences; a failure to read is a warning."""
+    from .cors import blocked_origins, read_rules
+    from .errors import StorageError
+
+    owned = storage is None
+    try:
+        if owned:
+            from .storage import open_storage
+
+            storage = open_storage(settings)
+        report.cors_blocked = blocked_origins(read_rules(storage), settings.cors_origins)
+    except StorageError as error:
+        report.warn(f"fonts and module scripts not checked: {error}")
+    finally:
+        if owned and storage is not None:
+            storage.close()
 
 
 def _unpublished_bundler_files(app: Flask, settings: Settings, report: Report) -> None:

@@ -372,9 +372,11 @@ def _print_report(report: Report, *, as_json: bool, quiet: bool, verbose: bool) 
 
 def _add_commands() -> None:
     """Register the commands; each lives in its own module (``cli_<name>.py``)."""
+    from .cli_cors import cors_command
     from .cli_url import url_command
 
     cloudcollect_command.add_command(url_command)
+    cloudcollect_command.add_command(cors_command)
 
 
 _add_commands()

@@ -159,6 +159,11 @@ class Settings:
         "siblings (.gz/.br keys) or in-place.",
         choices=("siblings", "in-place"),
     )
+    cors_origins: tuple[str, ...] = _setting(
+        (),
+        "globs",
+        "Origins whose pages load fonts and module scripts from the bucket (bucket CORS).",
+    )
     cloudfront_distribution_id: str | None = _setting(
         None, "str?", "Invalidate changed paths in this CloudFront distribution after a sync."
     )

@@ -12,6 +12,9 @@ messages never repeat a URL, so user:password@ in one is never echoed. Edge case
 - a bucket is 3-255 of ``a-z A-Z 0-9 . - _``, starting and ending with a letter or digit,
   without ``..``, not an IPv4 address (S3's rules, relaxed as botocore and GCS relax them:
   upper case and ``_`` pass), or an ARN (``arn:...``), passed as is;
+- a CORS origin is ``*`` or ``scheme://host[:port]`` as a browser's Origin header has it:
+  lower case, no path or trailing ``/``, no default port (a rule with any of them never
+  matches); S3's one ``*`` wildcard is allowed (``https://*.example.com``);
 - a region is a DNS label (botocore's own check); a CloudFront distribution id is
   upper-case letters and digits.
 """
@@ -37,6 +40,10 @@ _BUCKET = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,253}[a-zA-Z0-9]$")
 _IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _REGION = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$")
 _DISTRIBUTION = re.compile(r"^[A-Z0-9]{1,128}$")
+_ORIGIN = re.compile(
+    r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?P<host>\[[0-9a-fA-F:.]+\]|[^/?#@:\[\]\s]+)"
+    r"(:(?P<port>[0-9]{1,5}))?$"
+)
 
 #: S3's canned ACLs (x-amz-acl); anything else is refused by S3 or ignored by others.
 CANNED_ACLS = (
@@ -70,6 +77,8 @@ def problems(settings: Settings, names: Iterator[str]) -> Iterator[Problem]:
         yield "BUCKET", message
     if settings.region is not None and not _REGION.match(settings.region):
         yield "REGION", "must be a region name such as us-east-1 (letters, digits, '-')"
+    for origin in settings.cors_origins:
+        yield from _origin_problems(origin)
     distribution = settings.cloudfront_distribution_id
     if distribution is not None and not _DISTRIBUTION.match(distribution):
         yield "CLOUDFRONT_DISTRIBUTION_ID", "must be upper-case letters and digits"
@@ -124,6 +133,23 @@ def _url_problems(name: str, url: str, *, endpoint: bool) -> Iterator[Problem]:
         yield name, "must be an http:// or https:// URL with a host"
     elif parts.query or parts.fragment:
         yield name, "must not have a query or a fragment"
+
+
+def _origin_problems(origin: str) -> Iterator[Problem]:
+    """An origin as a browser sends it: ``*``, or ``scheme://host[:port]`` in lower case,
+    no path (not even ``/``), no default port; at most one ``*`` (S3's wildcard)."""
+    if origin == "*":
+        return
+    wanted = "origins look like https://app.example or http://127.0.0.1:5000"
+    match = _ORIGIN.match(origin)
+    if match is None or origin.count("*") > 1:
+        yield "CORS_ORIGINS", f"{wanted} (scheme://host[:port], no path): {origin!r}"
+    elif origin != origin.lower():
+        yield "CORS_ORIGINS", f"must be lower case, as browsers send them: {origin!r}"
+    elif match["port"] and int(match["port"]) > 65535:
+        yield "CORS_ORIGINS", f"has a port above 65535: {origin!r}"
+    elif (match["scheme"], match["port"]) in (("http", "80"), ("https", "443")):
+        yield "CORS_ORIGINS", f"a browser never sends the default port: {origin!r}"
 
 
 def _bucket_ok(bucket: str) -> bool:

@@ -136,6 +136,14 @@ BAD_VALUES: dict[str, list[Any]] = {
     "CLOUDCOLLECT_PRECOMPRESS": ["gzip", ["zstd"]],
     "CLOUDCOLLECT_PRECOMPRESS_MODE": [1, "inplace"],
     "CLOUDCOLLECT_CLOUDFRONT_DISTRIBUTION_ID": [1, "bad id", "E2QWRUHAPOMQZL\r\n"],
+    "CLOUDCOLLECT_CORS_ORIGINS": [
+        "https://app.example",
+        ["https://app.example/"],
+        ["app.example"],
+        ["HTTPS://APP.EXAMPLE"],
+        ["https://app.example:443"],
+        ["https://app.example\n"],
+    ],
 }
 #: Settings whose bad values only matter with others set.
 EXTRA: dict[str, dict[str, Any]] = {

@@ -105,6 +105,15 @@ class Storage(Protocol):
     def close(self) -> None:
         """Release connections and other resources. Safe to call twice."""
 
+    # Optional capabilities, looked up with getattr (a backend may leave them out):
+    #
+    # - ``server_time() -> datetime | None``: the storage's clock (see ``storage_time``).
+    # - ``bucket_cors() -> list[cloudcollect.cors.CorsRule]``: the bucket's CORS rules
+    #   (empty: no configuration); raises ``cors.CorsUnsupported`` when the store has none.
+    # - ``put_bucket_cors(rules)``: replace the bucket's CORS configuration with ``rules``
+    #   (only ``flask cloudcollect cors`` calls it, after merging). s3 and memory have
+    #   both; a backend without them (filesystem) "does not support bucket CORS".
+
 
 def put_bytes(storage: Storage, key: str, data: bytes, headers: Mapping[str, str]) -> str | None:
     """Store the small in-memory object ``data`` (cloudcollect's state, a manifest) under

@@ -67,9 +67,12 @@ class BotocoreTransport:
         self._raw = threading.local()
         events = client.meta.events
         events.register("before-parse.s3", self._keep_raw, unique_id="cloudcollect-raw")
-        events.register(
-            "before-sign.s3.DeleteObjects", _add_content_md5, unique_id="cloudcollect-md5"
-        )
+        for operation in ("DeleteObjects", "PutBucketCors"):
+            events.register(
+                f"before-sign.s3.{operation}",
+                _add_content_md5,
+                unique_id=f"cloudcollect-md5-{operation}",
+            )
 
     def send(self, request: Request) -> Response:
         return self._policy.run(request, lambda: self._attempt(request))
@@ -229,8 +232,8 @@ def _answer_from_error(error: bce.ClientError) -> Response:
 
 
 def _add_content_md5(request: Any, **_: Any) -> None:
-    """Give DeleteObjects a Content-MD5 (botocore >= 1.36 sends only a CRC32, which older
-    MinIO, PowerScale and others refuse with MissingContentMD5)."""
+    """Give DeleteObjects and PutBucketCors a Content-MD5 (botocore >= 1.36 sends only a
+    CRC32, which older MinIO, PowerScale and others refuse with MissingContentMD5)."""
     body = request.body
     if isinstance(body, bytes) and "Content-MD5" not in request.headers:
         digest = hashlib.md5(body, usedforsecurity=False).digest()

@@ -1,7 +1,9 @@
 """A public in-memory storage, for your tests and ours.
 
 ``MemoryStorage().objects`` maps keys to :class:`StoredObject` so tests can assert on what
-was published; ``requests`` records every call (``("put", key)``...) in order.
+was published; ``requests`` records every call (``("put", key)``...) in order;
+``cors_rules`` is the bucket CORS configuration (the optional capability of
+``storage.base``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime, timezone
 from typing import BinaryIO
 
 from ..baseurl import object_url
+from ..cors import CorsRule
 from ..errors import StorageError
 from ..hashing import md5_of_stream
 from .base import DeleteFailure, RemoteObject
@@ -48,6 +51,7 @@ class MemoryStorage:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.objects: dict[str, StoredObject] = {}
         self.requests: list[tuple[str, str]] = []
+        self.cors_rules: list[CorsRule] = []
         self._lock = threading.Lock()
 
     def _record(self, operation: str, key: str) -> None:
@@ -105,6 +109,18 @@ class MemoryStorage:
 
     def public_url(self, key: str) -> str:
         return object_url(self.base_url, key)
+
+    def bucket_cors(self) -> builtins.list[CorsRule]:
+        """The CORS rules last written (``cors_rules``; see ``cloudcollect.cors``)."""
+        self._record("get-cors", "")
+        with self._lock:
+            return builtins.list(self.cors_rules)
+
+    def put_bucket_cors(self, rules: Sequence[CorsRule]) -> None:
+        """Replace ``cors_rules``, as S3's PutBucketCors replaces the configuration."""
+        self._record("put-cors", "")
+        with self._lock:
+            self.cors_rules = builtins.list(rules)
 
     def server_time(self) -> datetime:
         """The clock that dates what this storage stores (see ``storage_time``)."""

@@ -37,6 +37,7 @@ request id, never credentials or request headers.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import io
@@ -58,6 +59,7 @@ from ..baseurl import derive_base_url, object_url
 from ..config import Settings, require
 from ..errors import ConfigError, FatalStorageError, StorageError
 from ..hashing import hex_to_base64, part_size_for, plain_md5_from_etag
+from . import s3cors
 from .base import MD5_METADATA, DeleteFailure, RemoteObject
 from .s3direct import DirectSetup, direct_setup, tls_context
 from .s3lean import Credentials, LeanS3, RequestFailed, Target
@@ -72,6 +74,8 @@ if TYPE_CHECKING:
     from botocore.config import Config
     from mypy_boto3_s3.client import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, PaginatorConfigTypeDef
+
+    from ..cors import CorsRule
 
 DELETE_BATCH = 1000
 _RAW_BODY = "CloudcollectRawBody"
@@ -946,6 +950,16 @@ class S3Storage:
                 if failure.code not in _MISSING_KEY:
                     failures.append(DeleteFailure(key, failure.code or "Error", str(failure)))
         return failures
+
+    def bucket_cors(self) -> builtins.list[CorsRule]:
+        """Optional capability: the bucket's CORS rules (see ``s3cors``)."""
+        with s3cors.transport_of(self) as transport:
+            return s3cors.read(transport, self._where())
+
+    def put_bucket_cors(self, rules: Sequence[CorsRule]) -> None:
+        """Optional capability: replace the bucket's CORS rules (see ``s3cors``)."""
+        with s3cors.transport_of(self) as transport:
+            s3cors.write(transport, rules, self._where())
 
     def public_url(self, key: str) -> str:
         return object_url(derive_base_url(self.settings), key)

@@ -33,8 +33,9 @@ def query_string(request: Request) -> str:
 
 
 def document_xml(operation: str, document: Mapping[str, Any]) -> bytes:
-    """The XML body of CompleteMultipartUpload (``{"Parts": [{"PartNumber", "ETag"}]}``)
-    or DeleteObjects (``{"Objects": [{"Key"}], "Quiet": bool}``)."""
+    """The XML body of CompleteMultipartUpload (``{"Parts": [{"PartNumber", "ETag"}]}``),
+    DeleteObjects (``{"Objects": [{"Key"}], "Quiet": bool}``) or PutBucketCors
+    (``{"CORSRules": [...]}``, see ``s3cors``)."""
     if operation == "CompleteMultipartUpload":
         parts = "".join(
             f"<Part><PartNumber>{int(part['PartNumber'])}</PartNumber>"
@@ -49,6 +50,10 @@ def document_xml(operation: str, document: Mapping[str, Any]) -> bytes:
         )
         quiet = "<Quiet>true</Quiet>" if document.get("Quiet") else ""
         xml = f'<Delete xmlns="{S3_XMLNS}">{objects}{quiet}</Delete>'
+    elif operation == "PutBucketCors":
+        from .s3cors import document_xml as cors_xml
+
+        return cors_xml(document)
     else:
         raise ValueError(f"{operation} has no XML document")
     return xml.encode("utf-8")

@@ -37,12 +37,16 @@ OPERATIONS: Mapping[str, tuple[str, bool]] = {
     "UploadPart": ("PUT", True),
     "CompleteMultipartUpload": ("POST", True),
     "AbortMultipartUpload": ("DELETE", True),
+    "GetBucketCors": ("GET", False),
+    "PutBucketCors": ("PUT", False),
 }
 #: Query parameters that name the operation itself (sent bare: ``?uploads``).
 SUBRESOURCES: Mapping[str, Mapping[str, str]] = {
     "ListObjectsV2": {"list-type": "2"},
     "DeleteObjects": {"delete": ""},
     "CreateMultipartUpload": {"uploads": ""},
+    "GetBucketCors": {"cors": ""},
+    "PutBucketCors": {"cors": ""},
 }
 #: Operations whose 2xx body is an object's content, never an ``<Error>`` document.
 OBJECT_BODIES = frozenset({"GetObject"})
@@ -118,8 +122,9 @@ class Request:
     ``key`` is the object key (None for bucket-level operations); ``query`` and ``headers``
     are wire names and values (headers lower case), without the operation's own
     sub-resource (:data:`SUBRESOURCES`). ``body`` is the payload; ``document`` the
-    structured payload of CompleteMultipartUpload (``{"Parts": [...]}``) and DeleteObjects
-    (``{"Objects": [...], "Quiet": True}``) in botocore's parameter shape, which each
+    structured payload of CompleteMultipartUpload (``{"Parts": [...]}``), DeleteObjects
+    (``{"Objects": [...], "Quiet": True}``) and PutBucketCors (``{"CORSRules": [...]}``,
+    see ``s3cors``) in botocore's parameter shape, which each
     transport serialises (the fast one with ``s3wire.document_xml``).
     """
 

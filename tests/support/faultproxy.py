@@ -161,6 +161,8 @@ def _bucket_operation(method: str, params: set[str]) -> str:
         return "HeadBucket"
     if method == "POST" and "delete" in params:
         return "DeleteObjects"
+    if "cors" in params:
+        return {"GET": "GetBucketCors", "PUT": "PutBucketCors"}.get(method, "DeleteBucketCors")
     if method == "GET":
         if "list-type" in params:
             return "ListObjectsV2"
