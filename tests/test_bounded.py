@@ -4,6 +4,7 @@ SeaweedFS (through the fault proxy where requests are counted)."""
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import re
 import signal
@@ -121,6 +122,24 @@ def looping_listing() -> Action:
         exchange.respond(200, "OK", [("Content-Type", "application/xml")], body)
 
     return Action("looping_listing", run)
+
+
+def fresh_token_listing() -> Action:
+    """Answer every ListObjectsV2 with the first page the store gave, marked truncated
+    with a new token each time: the same objects again and again, never an end."""
+    tokens = itertools.count()
+    first: list[bytes] = []
+
+    def run(exchange: Any, fault: Fault) -> None:
+        if not first:
+            first.append(exchange.forward().body)
+        token = f"<NextContinuationToken>T{next(tokens)}</NextContinuationToken>".encode()
+        body = first[0].replace(
+            b"<IsTruncated>false</IsTruncated>", b"<IsTruncated>true</IsTruncated>" + token
+        )
+        exchange.respond(200, "OK", [("Content-Type", "application/xml")], body)
+
+    return Action("fresh_token_listing", run)
 
 
 def test_a_listing_that_repeats_its_continuation_token_is_fatal(
@@ -263,3 +282,20 @@ def test_no_finalizer_runs_out_of_stack_while_a_deep_document_is_parsed() -> Non
         gc.set_threshold(*threshold)
         gc.collect()
     assert failures == []
+
+
+def test_a_listing_that_serves_the_same_page_under_new_tokens_is_fatal(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    app = app_for(tmp_path, bucket, bucket.server.endpoint)
+    assert publish(app).exit_code == 0  # objects to list
+    fault_proxy.add(Fault("ListObjectsV2", None, fresh_token_listing(), times=50))
+    app = app_for(tmp_path, bucket, fault_proxy.url)
+
+    report = publish(app)
+
+    assert report.exit_code == 3, report.to_dict()
+    assert getattr(report.fatal, "code", None) == "ListingLoop", report.fatal
+    assert "twice" in str(report.fatal)
+    assert len(fault_proxy.requests("ListObjectsV2")) == 2
+    assert fault_proxy.writes() == []

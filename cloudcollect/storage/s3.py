@@ -49,7 +49,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, NoReturn, TypeVar, cast
 from urllib.parse import unquote_plus
 
 import botocore.exceptions as bce
@@ -659,7 +659,7 @@ class S3Storage:
             yield objects, next_token
             if next_token is None:
                 return
-            bound.next_page(next_token, len(objects))
+            bound.next_page(next_token, objects)
             token = next_token
 
     def _raw_page(self, prefix: str, token: str | None) -> bytes | None:
@@ -974,28 +974,35 @@ class S3Storage:
 
 class ListingBound:
     """Ends a listing that would never end: a continuation token seen before (a loop of
-    any length), or :data:`EMPTY_PAGES_MAX` truncated pages in a row without one object,
-    is a FatalStorageError (code ``ListingLoop``, exit 3) instead of an endless loop."""
+    any length), a page that starts with the same key as an earlier one (the same page
+    served again under a new token), or :data:`EMPTY_PAGES_MAX` truncated pages in a row
+    without one object, is a FatalStorageError (code ``ListingLoop``, exit 3)."""
 
     def __init__(self, where: str) -> None:
         self.where = where
         self.tokens: set[str] = set()
+        self.first_keys: set[str] = set()
         self.empty = 0
 
-    def next_page(self, token: str, objects: int) -> None:
-        """Check the token of the next page after a page of ``objects`` objects."""
+    def next_page(self, token: str, objects: Sequence[RemoteObject]) -> None:
+        """Check a truncated page (its ``objects``) and the token of the next one."""
         self.empty = 0 if objects else self.empty + 1
-        if token in self.tokens or self.empty >= EMPTY_PAGES_MAX:
-            problem = (
-                "repeated a continuation token"
-                if token in self.tokens
-                else f"returned {self.empty} empty truncated pages in a row"
-            )
-            raise FatalStorageError(
-                f"{self.where}: the listing {problem}; the store's listing never ends",
-                code="ListingLoop",
-            )
+        first = objects[0].key if objects else None
+        if token in self.tokens:
+            self._fail("repeated a continuation token")
+        if first is not None and first in self.first_keys:
+            self._fail(f"returned a page starting at {first!r} twice")
+        if self.empty >= EMPTY_PAGES_MAX:
+            self._fail(f"returned {self.empty} empty truncated pages in a row")
         self.tokens.add(token)
+        if first is not None:
+            self.first_keys.add(first)
+
+    def _fail(self, problem: str) -> NoReturn:
+        raise FatalStorageError(
+            f"{self.where}: the listing {problem}; the store's listing never ends",
+            code="ListingLoop",
+        )
 
 
 #: Truncated listing pages without one object, in a row, after which a listing is
