@@ -293,7 +293,8 @@ def _run(
     interactive = sys.stderr.isatty() and not (quiet or as_json or verbose)
     bar = _ProgressBar(interactive, settings.workers)
     cancel = _Cancel()
-    cancel.report = Report(dry_run=dry_run or check is not None)
+    # a check's own summary line if a second signal ends it
+    cancel.report = CheckReport(dry_run=True) if check else Report(dry_run=dry_run)
     cancel.started = time.perf_counter()
     with _signals_cancel(cancel):
         try:
