@@ -61,12 +61,15 @@ def checked_base_url(base_url: str) -> str:
 
 
 def _endpoint_base_url(endpoint_url: str, bucket: str, addressing_style: str) -> str:
+    """The bucket's URL on ``endpoint_url``, without its userinfo (``user:pass@``): a
+    public URL, rendered into pages, never carries the endpoint's credentials."""
     parts = urlsplit(endpoint_url)
+    host = parts.netloc.rpartition("@")[2]
     path = parts.path.rstrip("/")
     dotted_on_https = "." in bucket and parts.scheme == "https"
     if addressing_style == "virtual" and not dotted_on_https:
-        return f"{parts.scheme}://{bucket}.{parts.netloc}{path}/"
-    return f"{parts.scheme}://{parts.netloc}{path}/{bucket}/"
+        return f"{parts.scheme}://{bucket}.{host}{path}/"
+    return f"{parts.scheme}://{host}{path}/{bucket}/"
 
 
 def _aws_base_url(bucket: str, region: str | None, addressing_style: str) -> str:

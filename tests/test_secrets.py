@@ -14,10 +14,12 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import flask
 import pytest
 from click.testing import Result
 from flask import Flask
 
+from cloudcollect import CloudCollect
 from cloudcollect.errors import ConfigError, FatalStorageError, StorageError
 from cloudcollect.redact import MASK, remember, remember_url, scrub
 from cloudcollect.report import Outcome, Report
@@ -119,6 +121,29 @@ def test_an_endpoint_password_is_never_printed(
     with redirect_server(certs) as redirecting:
         moved = run_with_endpoint(bucket, tmp_path, userinfo_url(redirecting, https), https, args)
     assert moved.exit_code == 3, moved.output
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_public_urls_never_carry_the_endpoint_password(
+    https: bool, bucket: Bucket, tmp_path: Path
+) -> None:
+    """url_for's bucket URLs (rendered into every page) and ``flask cloudcollect url``."""
+    server = bucket.server
+    address = (server.https_endpoint if https else server.endpoint).split("://")[1]
+    config = base_config(bucket, https) | {
+        "CLOUDCOLLECT_ENDPOINT_URL": userinfo_url(address, https),
+        "CLOUDCOLLECT_SERVE_FROM_BUCKET": True,
+    }
+    app = bare_app(tmp_path, config)
+    CloudCollect(app)
+    with app.test_request_context():
+        url = flask.url_for("static", filename="site.css")
+    scheme = "https" if https else "http"
+    assert url == f"{scheme}://{address}/{bucket.name}/static/site.css"
+    printed = invoke(app, ["url", "static", "site.css"])
+    assert printed.exit_code == 0, printed.output
+    assert printed.output.strip() == url
 
 
 # -- credentials quoted by the store in its error answers ------------------------------------
