@@ -90,7 +90,10 @@ def merged(rules: Sequence[CorsRule], origins: Sequence[str]) -> list[CorsRule] 
     old = rules[ours]
     extended = dataclasses.replace(
         old,
-        allowed_origins=(*old.allowed_origins, *missing),
+        allowed_origins=(
+            *old.allowed_origins,
+            *(o for o in missing if o not in old.allowed_origins),
+        ),
         allowed_methods=(
             *old.allowed_methods,
             *(m for m in METHODS if m not in old.allowed_methods),

@@ -82,6 +82,15 @@ def test_the_merge_extends_our_rule_with_a_new_origin_only() -> None:
     ]
 
 
+def test_our_rule_without_get_gets_get_and_head_back_without_a_second_origin() -> None:
+    edited = CorsRule((APP,), ("PUT",), id=RULE_ID)
+
+    new = merged([edited], [APP])
+
+    assert new == [CorsRule((APP,), ("PUT", "GET", "HEAD"), id=RULE_ID)]
+    assert merged(new, [APP]) is None
+
+
 @pytest.mark.parametrize(
     "origin",
     [
