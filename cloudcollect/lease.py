@@ -23,7 +23,11 @@ none, so a no-op run stays write-free):
    that a loser's late uploads made untrue, is therefore ignored: the next run checks
    those keys with HEAD and repairs them.
 
-No conditional write is needed: the decision rests on reading the lease after writing.
+The decision rests on reading the lease after writing, so no conditional write is needed
+for safety. The first lease under a prefix is created with a conditional write where the
+storage can (``put_if_absent``, S3 ``If-None-Match: *``): of two runs that start on an
+empty prefix at the same moment one goes on and the other stops before writing, instead
+of both stopping at their first check.
 The one case left is a losing run killed (``kill -9``) after its late uploads and
 before it could revoke: the winner's state object may then describe objects the loser
 overwrote; ``flask cloudcollect --check --verify-headers`` finds them (a HEAD per key),
@@ -37,7 +41,7 @@ from datetime import datetime, timezone
 
 from .errors import CloudCollectError, FatalStorageError
 from .jsondoc import load_json
-from .storage.base import Storage, put_bytes
+from .storage.base import Storage, create_if_absent, put_bytes
 
 LEASE_NAME = ".cloudcollect-lease.json"
 VERSION = 1
@@ -106,7 +110,14 @@ class Lease:
                 " after this run listed it: nothing was written; run again"
             )
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self._write(f'{{"version": {VERSION}, "run": "{self.run}", "started": "{started}"}}')
+        text = f'{{"version": {VERSION}, "run": "{self.run}", "started": "{started}"}}'
+        if self.seen is not None:
+            self._write(text)
+        elif not create_if_absent(self.storage, self.key, text.encode(), LEASE_HEADERS):
+            raise LeaseLost(
+                f"another run created the release lease {self.key} a moment before this "
+                "one: nothing was written; run again"
+            )
         self.taken = True
 
     def hold(self, writing: str) -> None:

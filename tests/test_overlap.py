@@ -131,6 +131,20 @@ def test_a_losers_late_upload_makes_the_winners_state_object_untrusted(
     assert cache_controls(bucket) == {NEW}
 
 
+def test_of_two_runs_starting_on_an_empty_prefix_the_later_lease_creator_writes_nothing(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    """A's conditional create of the first lease (``If-None-Match: *``) is held until B
+    has published everything: SeaweedFS answers it 412, and A stops before any write."""
+    first, second = overlap(tmp_path, bucket, fault_proxy, PREFIX + LEASE_NAME)
+    assert second.exit_code == 0, second.to_dict()
+    assert first.exit_code == 3, first.to_dict()
+    assert "a moment before this one" in str(first.fatal)
+    assert [r.key for r in fault_proxy.writes()] == [PREFIX + LEASE_NAME]  # the refused one
+    assert cache_controls(bucket) == {NEW}
+    assert check(app_for(tmp_path / "b", bucket, bucket.server.endpoint, NEW)).exit_code == 0
+
+
 def test_the_lease_is_cloudcollects_own_never_an_orphan_nor_a_static_file(
     tmp_path: Path, bucket: Bucket
 ) -> None:

@@ -335,3 +335,23 @@ def test_20_mb_file_from_disk(make_backend: Callable[..., Backend], tmp_path: Pa
     if backend.is_s3:
         assert head.etag is not None and head.etag.strip('"').endswith("-4")
     assert backend.pending_uploads() == []
+
+
+def test_put_if_absent_creates_once_and_never_replaces(
+    make_backend: Callable[..., Backend],
+) -> None:
+    """The optional ``put_if_absent`` (base.CreatesIfAbsent), as the release lease uses it:
+    the store decides (SeaweedFS answers 412 to ``If-None-Match: *`` on an existing key)."""
+    backend = make_backend()
+    storage: Any = backend.storage
+    key = "static/.cloudcollect-lease.json"
+
+    assert storage.put_if_absent(key, b'{"run": "a"}', HEADERS) is True
+    assert storage.put_if_absent(key, b'{"run": "b"}', HEADERS) is False
+
+    assert backend.stored(key) == b'{"run": "a"}'
+    head = backend.storage.head(key)
+    assert head is not None and head.md5 == md5(b'{"run": "a"}')
+    backend.put(key, b"replaced")  # a plain put still replaces it
+    assert storage.put_if_absent(key, b"again", HEADERS) is False
+    assert backend.stored(key) == b"replaced"

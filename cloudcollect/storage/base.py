@@ -115,6 +115,30 @@ class Storage(Protocol):
     #   both; a backend without them (filesystem) "does not support bucket CORS".
 
 
+class CreatesIfAbsent(Protocol):
+    """An optional capability (not part of :class:`Storage`, so that your own backends
+    need not have it): storing a small object only when ``key`` holds none yet.
+
+    ``put_if_absent`` stores ``data`` with ``headers`` (as ``put``) and returns True, or
+    returns False and changes nothing when an object already exists at ``key``. The
+    decision is made by the store, atomically (S3: ``If-None-Match: *``, answered ``412
+    PreconditionFailed``). A store that ignores the condition stores the object (True).
+    The memory, filesystem and s3 storages have it; the release lease uses it
+    (``cloudcollect.lease``).
+    """
+
+    def put_if_absent(self, key: str, data: bytes, headers: Mapping[str, str]) -> bool: ...
+
+
+def create_if_absent(storage: Storage, key: str, data: bytes, headers: Mapping[str, str]) -> bool:
+    """``storage.put_if_absent`` where the storage has it, else a plain ``put`` (True)."""
+    conditional = getattr(storage, "put_if_absent", None)
+    if conditional is None:
+        put_bytes(storage, key, data, headers)
+        return True
+    return bool(conditional(key, data, headers))
+
+
 def put_bytes(storage: Storage, key: str, data: bytes, headers: Mapping[str, str]) -> str | None:
     """Store the small in-memory object ``data`` (cloudcollect's state, a manifest) under
     ``key`` through ``storage.put``; return its ETag."""

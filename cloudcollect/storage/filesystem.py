@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import secrets
 import stat
@@ -145,6 +146,15 @@ class FilesystemStorage:
         self, key: str, file: BinaryIO, size: int, md5: str, headers: Mapping[str, str]
     ) -> None:
         """Write a temporary file beside the target, verify size and MD5, rename it over."""
+        self._store(key, file, size, md5, replace=True)
+
+    def put_if_absent(self, key: str, data: bytes, headers: Mapping[str, str]) -> bool:
+        """Store ``data`` only if no file is at ``key`` (a hard link of the temporary file,
+        which fails when the name exists; see ``base.CreatesIfAbsent``)."""
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return self._store(key, io.BytesIO(data), len(data), md5, replace=False)
+
+    def _store(self, key: str, file: BinaryIO, size: int, md5: str, *, replace: bool) -> bool:
         path = self._path(key)
         try:
             temp = self._create_temp(path.parent)
@@ -159,7 +169,16 @@ class FilesystemStorage:
                 message = f"content of {key!r} does not match its MD5 or size"
                 raise StorageError(message, key=key, code="BadDigest")
             _record_md5(temp, md5)
-            os.replace(temp, path)
+            if replace:
+                os.replace(temp, path)
+                return True
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                return False
+            finally:
+                temp.unlink()
+            return True
         except BaseException as error:
             with contextlib.suppress(OSError):
                 temp.unlink()

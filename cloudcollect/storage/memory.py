@@ -100,6 +100,16 @@ class MemoryStorage:
             self.objects[key] = StoredObject(data, dict(headers), md5, self.clock())
         return md5
 
+    def put_if_absent(self, key: str, data: bytes, headers: Mapping[str, str]) -> bool:
+        """Store ``data`` only if ``key`` holds nothing (see ``base.CreatesIfAbsent``)."""
+        self._record("put_if_absent", key)
+        md5 = md5_of_stream(io.BytesIO(data))
+        with self._lock:
+            if key in self.objects:
+                return False
+            self.objects[key] = StoredObject(data, dict(headers), md5, self.clock())
+        return True
+
     def delete(self, keys: Sequence[str]) -> builtins.list[DeleteFailure]:
         for key in keys:
             self._record("delete", key)

@@ -280,6 +280,12 @@ def _lean_error(operation: str, key: str | None, failed: RequestFailed) -> Stora
     return service_error(where, key, failed.code, failed.message, failed.request_id, failed.retries)
 
 
+#: The condition of ``put_if_absent``, and the codes a store answers it with when the
+#: key exists (412) or another conditional write to it is in flight (409, AWS).
+_IF_ABSENT = {"if-none-match": "*"}
+_EXISTS_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
+
+
 def _lean_headers(headers: Mapping[str, str]) -> dict[str, str] | None:
     """PutObject headers as sent on the wire, or None when botocore must send them: an
     Expires date (botocore reformats it) or a value that is not ASCII."""
@@ -805,6 +811,40 @@ class S3Storage:
             self._learning.key = None
         self._add_retries(answer)
         return answer.get("ETag")
+
+    def put_if_absent(self, key: str, data: bytes, headers: Mapping[str, str]) -> bool:
+        """PutObject with ``If-None-Match: *``: False when the store answers 412
+        PreconditionFailed (or 409 ConditionalRequestConflict, a concurrent conditional
+        write), i.e. an object exists. A store that ignores the header stores it (True).
+        Small objects only (no multipart)."""
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        try:
+            wire = _lean_headers(headers)
+            if self._lean is not None and not _hooked(self._client, "PutObject") and wire:
+                self._put_lean(
+                    self._lean, key, io.BytesIO(data), len(data), md5, {**wire, **_IF_ABSENT}
+                )
+                return True
+            params = request_params(headers)
+            params["Metadata"] = {**params.get("Metadata", {}), MD5_METADATA: md5}
+            if self.settings.acl:
+                params["ACL"] = self.settings.acl
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=data,
+                    ContentMD5=hex_to_base64(md5),
+                    IfNoneMatch="*",
+                    **params,
+                )
+            except BOTO_ERRORS as error:
+                raise self._error(error, "PutObject", key) from None
+        except StorageError as error:
+            if error.code in _EXISTS_CODES:
+                return False
+            raise
+        return True
 
     def _put_lean(
         self, lean: LeanS3, key: str, file: BinaryIO, size: int, md5: str, wire: dict[str, str]
