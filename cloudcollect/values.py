@@ -39,6 +39,7 @@ _EXTENSION = re.compile(r"^\.[^/\\\s]+$")
 _BUCKET = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,253}[a-zA-Z0-9]$")
 _IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _REGION = re.compile(r"^(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)$")
+_REGION_MESSAGE = "must be a region name such as us-east-1 (letters, digits, '-')"
 _DISTRIBUTION = re.compile(r"^[A-Z0-9]{1,128}$")
 _ORIGIN = re.compile(
     r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?P<host>\[[0-9a-fA-F:.]+\]|[^/?#@:\[\]\s]+)"
@@ -76,7 +77,7 @@ def problems(settings: Settings, names: Iterator[str]) -> Iterator[Problem]:
         )
         yield "BUCKET", message
     if settings.region is not None and not _REGION.match(settings.region):
-        yield "REGION", "must be a region name such as us-east-1 (letters, digits, '-')"
+        yield "REGION", _REGION_MESSAGE
     for origin in settings.cors_origins:
         yield from _origin_problems(origin)
     distribution = settings.cloudfront_distribution_id
@@ -112,6 +113,16 @@ def _mime_problems(types: Mapping[str, str]) -> Iterator[Problem]:
         if not _MIME.match(mime):
             yield "MIME_TYPES", f"{ext}: MIME types look like 'type/subtype[; param=value]'"
             return
+
+
+def endpoint_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as an S3 endpoint URL, or None."""
+    return next((message for _name, message in _url_problems("", url, endpoint=True)), None)
+
+
+def region_problem(region: str) -> str | None:
+    """What is wrong with ``region`` as a region name, or None."""
+    return None if _REGION.match(region) else _REGION_MESSAGE
 
 
 def _url_problems(name: str, url: str, *, endpoint: bool) -> Iterator[Problem]:

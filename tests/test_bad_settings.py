@@ -327,6 +327,27 @@ def test_bad_environment_value_exits_2_naming_the_variable(
     assert bucket.keys() == set()
 
 
+#: AWS variables botocore reads when a setting is unset: (variable, value, setting unset).
+BAD_AWS_FALLBACKS = [
+    ("AWS_ENDPOINT_URL_S3", "http://[::1", "CLOUDCOLLECT_ENDPOINT_URL"),
+    ("AWS_ENDPOINT_URL", "http://127.0.0.1:99999", "CLOUDCOLLECT_ENDPOINT_URL"),
+    ("AWS_DEFAULT_REGION", "us east 1", "CLOUDCOLLECT_REGION"),
+]
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize(("name", "value", "unset"), BAD_AWS_FALLBACKS)
+def test_a_bad_aws_variable_behind_an_unset_setting_is_named(
+    name: str, value: str, unset: str, bucket: Bucket, tmp_path: Path
+) -> None:
+    """Not the setting: it is unset (the message named CLOUDCOLLECT_ENDPOINT_URL)."""
+    config = base_config(bucket)
+    config.pop(unset)
+    result = invoke(bare_app(tmp_path, config), [], {name: value})
+    assert_usage_error(result, name)
+    assert unset not in result.output
+
+
 @pytest.mark.seaweedfs
 def test_through_the_flask_command_in_a_subprocess(tmp_path: Path, bucket: Bucket) -> None:
     """The installed ``flask`` entry point: the extension refuses the config at app

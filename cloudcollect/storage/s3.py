@@ -67,6 +67,8 @@ from .s3preflight import (
     botocore_credentials,
     check_ca_bundle,
     check_credentials,
+    check_environment,
+    client_value_error,
     pin_redirect_region,
 )
 
@@ -350,7 +352,7 @@ def _client_config(settings: Settings) -> Config:
 
 def _make_client(settings: Settings) -> S3Client:
     """botocore's client for ``settings``; ConfigError for an unknown profile or a bad
-    endpoint URL."""
+    endpoint URL or region (named where it came from: a setting or the environment)."""
     import botocore.session
 
     try:
@@ -366,9 +368,8 @@ def _make_client(settings: Settings) -> S3Client:
         )
     except bce.ProfileNotFound as error:
         raise ConfigError(f"CLOUDCOLLECT_PROFILE: {error}", key="CLOUDCOLLECT_PROFILE") from None
-    except ValueError as error:  # bad endpoint URL
-        message = f"CLOUDCOLLECT_ENDPOINT_URL: {error}"
-        raise ConfigError(message, key="CLOUDCOLLECT_ENDPOINT_URL") from None
+    except ValueError as error:  # a bad endpoint URL or region, maybe from the environment
+        raise client_value_error(error, settings, os.environ) from None
     botocore_credentials(session, os.environ)
     return client
 
@@ -477,6 +478,7 @@ class S3Storage:
             request_params({name: value for name, value in rule.items() if value})
         redact.remember_url(settings.endpoint_url)
         check_ca_bundle(settings, os.environ)
+        check_environment(settings, os.environ)
         direct = direct_setup(settings, os.environ)
         if direct is not None:
             check_credentials(direct.credentials, "env", os.environ)

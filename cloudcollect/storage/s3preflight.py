@@ -10,6 +10,8 @@ client, the lean path, the direct path), and its guard against a redirect loop.
   endings ends in ``\\r``; no HTTP layer can send it): else a ConfigError naming the
   environment variable (or the source botocore reports), never the value. The values are
   remembered for ``redact.scrub``.
+- A region or endpoint botocore refuses (``AWS_DEFAULT_REGION="us east"``,
+  ``AWS_ENDPOINT_URL_S3="http://[::1"``) is a ConfigError naming where it came from.
 - A 3xx answer without ``x-amz-bucket-region`` (an endpoint that redirects everything):
   botocore would send HeadBucket to learn the bucket's region, get a 3xx again and recurse
   until RecursionError. :func:`pin_redirect_region` gives such an answer the client's own
@@ -27,7 +29,7 @@ from urllib.parse import urlsplit
 from .. import redact
 from ..config import Settings
 from ..errors import ConfigError
-from ..values import CONTROL
+from ..values import CONTROL, endpoint_problem, region_problem
 from .s3direct import tls_context
 from .s3lean import Credentials
 
@@ -90,6 +92,44 @@ def botocore_credentials(session: Any, environ: Mapping[str, str]) -> None:
     frozen = resolved.get_frozen_credentials()
     credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
     check_credentials(credentials, str(getattr(resolved, "method", "botocore")), environ)
+
+
+#: Where botocore takes a region or an endpoint from when the settings give none.
+_REGION_SOURCES: tuple[str, ...] = ("AWS_DEFAULT_REGION",)
+_ENDPOINT_SOURCES: tuple[str, ...] = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+
+
+def check_environment(settings: Settings, environ: Mapping[str, str]) -> None:
+    """ConfigError naming the variable when botocore would take a bad region or endpoint
+    URL from the environment (the settings leave them unset; the settings' own values are
+    checked with the other settings)."""
+    checks = (
+        (settings.region, _REGION_SOURCES, region_problem),
+        (settings.endpoint_url, _ENDPOINT_SOURCES, endpoint_problem),
+    )
+    for given, sources, problem in checks:
+        value, name = next(((environ[n], n) for n in sources if environ.get(n)), ("", ""))
+        if not given and value and (message := problem(value)):
+            raise ConfigError(f"{name} {message}", key=name)
+
+
+def client_value_error(
+    error: ValueError, settings: Settings, environ: Mapping[str, str]
+) -> ConfigError:
+    """The ConfigError for a region or endpoint botocore refused to build its client with,
+    naming where it came from: the setting, else the environment variable, else the AWS
+    config file (no key then)."""
+    import botocore.exceptions as bce
+
+    if isinstance(error, bce.InvalidRegionError):
+        setting, sources, what = "CLOUDCOLLECT_REGION", _REGION_SOURCES, "region"
+        given = settings.region
+    else:
+        setting, sources, what = "CLOUDCOLLECT_ENDPOINT_URL", _ENDPOINT_SOURCES, "endpoint_url"
+        given = settings.endpoint_url
+    name = setting if given else next((n for n in sources if environ.get(n)), None)
+    where = name or f"the AWS config file's {what}"
+    return ConfigError(f"{where}: {error}", key=name)
 
 
 def pin_redirect_region(region: str) -> Callable[..., None]:
