@@ -5,6 +5,7 @@ Public API::
     CloudCollect(app)            # the Flask extension (url_for switch, settings check)
     publish(app) -> Report       # what `flask cloudcollect` runs
     MemoryStorage()              # in-memory storage for tests
+    static_integrity(endpoint, filename)  # SRI value (also a Jinja global)
 """
 
 from .config import Settings, settings_from_config
@@ -19,6 +20,7 @@ from .errors import (
     StorageError,
 )
 from .extension import CloudCollect
+from .integrity import static_integrity
 from .pipeline import publish
 from .report import Outcome, Report
 from .storage.base import DeleteFailure, RemoteObject, Storage
@@ -43,4 +45,5 @@ __all__ = [
     "StorageError",
     "publish",
     "settings_from_config",
+    "static_integrity",
 ]

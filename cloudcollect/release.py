@@ -37,8 +37,10 @@ from .fingerprint.copies import fingerprint_assets
 from .fingerprint.manifest import (
     MANIFEST_HEADERS,
     Manifest,
+    commit_from_env,
     decode_manifest,
     encode_manifest,
+    file_integrity,
     new_manifest,
 )
 from .fingerprint.names import OWN_FOLDER, current_manifest_key, history_key, release_of
@@ -70,6 +72,7 @@ class Release:
         self.workdir = Path(tempfile.mkdtemp(prefix="cloudcollect-rewritten-"))
         self._cleanup_workdir = weakref.finalize(self, shutil.rmtree, self.workdir, True)
         self.files: dict[str, str] = {}
+        self.sources: dict[str, Path] = {}  # path -> the local bytes of its hashed object
         self.own: dict[str, RemoteObject] = {}
         self.current: Manifest | None = None  # the manifest live before this run
         self.manifest: Manifest | None = None  # the one this run publishes
@@ -90,7 +93,10 @@ class Release:
             hashed=self._kept_plain,
         )
         originals = {asset.key for asset in assets}
-        return assets + [copy for copy in copies if copy.key not in originals]
+        published = assets + [copy for copy in copies if copy.key not in originals]
+        by_key = {asset.key: asset.path for asset in published}
+        self.sources = {path: by_key[self.prefix + name] for path, name in self.files.items()}
+        return published
 
     def _kept_plain(self, path: str) -> bool:
         """Whether ``path`` keeps its name: hashed by a bundler already, or matched by
@@ -110,10 +116,25 @@ class Release:
                     self.current = decode_manifest(data, key)
                 except FingerprintError as error:
                     self.report.warn(f"{error}: a new release replaces it")
-        if self.current is not None and dict(self.current.files) == self.files:
-            self.manifest = self.current
+        integrity = self._integrity()
+        current = self.current
+        if current and dict(current.files) == self.files and current.integrity == integrity:
+            self.manifest = current
         else:
-            self.manifest = new_manifest(self.files, self.now)
+            commit = commit_from_env(os.environ)
+            self.manifest = new_manifest(self.files, self.now, integrity, commit)
+
+    def _integrity(self) -> dict[str, str]:
+        """The SRI digest of each path's hashed object: the current manifest's where the
+        hashed name (content-addressed) is the same, else read from the local bytes."""
+        known = self.current.integrity if self.current is not None else {}
+        old = self.current.files if self.current is not None else {}
+        return {
+            path: known[path]
+            if path in known and old.get(path) == hashed and hashed != path
+            else file_integrity(self.sources[path])
+            for path, hashed in self.files.items()
+        }
 
     def cleanup(self, plan: Plan, objects: dict[str, RemoteObject]) -> Plan:
         """``plan`` with only the deletions a release-aware cleanup allows (reason "no

@@ -80,6 +80,25 @@ def install_url_for(app: Flask) -> None:
     setattr(app, "url_for", url_for)  # noqa: B010 - an instance attribute shadows the method
     if "jinja_env" in app.__dict__:  # created already: its global holds the old method
         app.jinja_env.globals["url_for"] = url_for
+    _add_static_integrity(app)
+
+
+def _add_static_integrity(app: Flask) -> None:
+    """The Jinja global ``static_integrity``, without creating the Jinja environment
+    early (an extension's later changes to ``jinja_options`` must still apply)."""
+    from .integrity import static_integrity
+
+    if "jinja_env" in app.__dict__:
+        app.jinja_env.globals["static_integrity"] = static_integrity
+        return
+    create = app.create_jinja_environment
+
+    def create_with_global() -> Any:
+        environment = create()
+        environment.globals["static_integrity"] = static_integrity
+        return environment
+
+    setattr(app, "create_jinja_environment", create_with_global)  # noqa: B010
 
 
 def manifest_resolver(app: Flask, settings: Settings) -> ManifestResolver:
@@ -105,6 +124,12 @@ def manifest_resolver(app: Flask, settings: Settings) -> ManifestResolver:
             storage.close()
 
     return ManifestResolver(read_bucket, f"{key!r} in the storage", settings.manifest_strict)
+
+
+def switched_url_for(app: Flask) -> _SwitchedUrlFor | None:
+    """``app``'s url_for switch, when ``init_app`` installed one."""
+    url_for = app.__dict__.get("url_for")
+    return url_for if isinstance(url_for, _SwitchedUrlFor) else None
 
 
 def reload_manifest(app: Flask) -> None:
@@ -192,6 +217,23 @@ class _SwitchedUrlFor:
         if anchor is not None:
             url += "#" + quote(anchor, safe=_ANCHOR_SAFE)
         return url
+
+    def published_path(self, endpoint: str, filename: str) -> str | None:
+        """The path (key without prefix, before the manifest) where ``url_for(endpoint,
+        filename=filename)`` points in the storage; None when Flask serves it (switch
+        off, not a published endpoint, or filtered out)."""
+        absolute = _absolute_endpoint(endpoint)
+        if self.base_url is None or not is_static_endpoint(absolute):
+            return None
+        url_prefixes = self.endpoints.url_prefixes(absolute)
+        if url_prefixes is None:
+            return None
+        try:
+            local = self._local_url(absolute, {"filename": filename})
+        except BuildError:
+            return None
+        path = normalize(unquote(urlsplit(local).path)).lstrip("/")
+        return None if self._filtered_out(path, url_prefixes) else path
 
     def _local_url(self, endpoint: str, values: dict[str, Any]) -> str:
         """Flask's own URL of the rule, from the root: ``/static/x.css?v=1``."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from ..errors import FingerprintError
-from .manifest import decode_manifest
+from .manifest import Manifest, decode_manifest
 
 logger = logging.getLogger("cloudcollect")
 
@@ -25,11 +25,11 @@ class ManifestResolver:
         self._load = load
         self.where = where
         self.strict = strict
-        self._files: Mapping[str, str] | None = None
+        self._manifest: Manifest | None = None
         self._lock = threading.Lock()
 
     def resolve(self, path: str) -> str:
-        files = self._current()
+        files = self._current().files
         hashed = files.get(path)
         if hashed is not None:
             return hashed
@@ -41,18 +41,26 @@ class ManifestResolver:
             )
         return path
 
+    def integrity(self, path: str) -> str | None:
+        """The SRI digest the manifest records for ``path``; None when it records none
+        (a manifest written before digests were recorded, or lenient mode and an
+        unknown path). Strict: a missing manifest or an unknown path is a
+        FingerprintError, as for ``resolve``."""
+        self.resolve(path)
+        return self._current().integrity.get(path)
+
     def reload(self) -> None:
         """Read the manifest again on next use (``publish`` calls this after a release)."""
         with self._lock:
-            self._files = None
+            self._manifest = None
 
-    def _current(self) -> Mapping[str, str]:
+    def _current(self) -> Manifest:
         with self._lock:
-            if self._files is None:
-                self._files = self._read()
-            return self._files
+            if self._manifest is None:
+                self._manifest = self._read()
+            return self._manifest
 
-    def _read(self) -> Mapping[str, str]:
+    def _read(self) -> Manifest:
         """The manifest's files; lenient mode logs a missing or unreadable manifest once
         and maps nothing (plain keys) until ``reload``."""
         data = self._load()
@@ -64,10 +72,10 @@ class ManifestResolver:
             )
         else:
             try:
-                return decode_manifest(data, self.where).files
+                return decode_manifest(data, self.where)
             except FingerprintError as unreadable:
                 error = unreadable
         if self.strict:
             raise error
         logger.warning("%s; serving plain (unhashed) URLs", error)
-        return {}
+        return Manifest({}, "", "")
