@@ -107,7 +107,7 @@ def read_rules(storage: Any) -> list[CorsRule]:
     bucket CORS."""
     reader = getattr(storage, "bucket_cors", None)
     if not callable(reader):
-        raise CorsUnsupported(f"{_kind(storage)} has no bucket CORS configuration")
+        raise CorsUnsupported(f"{_kind(storage)} does not support bucket CORS")
     rules: list[CorsRule] = reader()
     return rules
 
@@ -116,7 +116,7 @@ def write_rules(storage: Any, rules: Sequence[CorsRule]) -> None:
     """Replace the bucket's CORS configuration with ``rules``."""
     writer = getattr(storage, "put_bucket_cors", None)
     if not callable(writer):
-        raise CorsUnsupported(f"{_kind(storage)} has no bucket CORS configuration")
+        raise CorsUnsupported(f"{_kind(storage)} does not support bucket CORS")
     writer(list(rules))
 
 

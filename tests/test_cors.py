@@ -10,6 +10,7 @@ import pytest
 
 from cloudcollect import MemoryStorage, publish
 from cloudcollect.check import CORS_BLOCKED, OUT_OF_SYNC, check
+from cloudcollect.cli import cloudcollect_command
 from cloudcollect.config import Settings
 from cloudcollect.cors import (
     MAX_AGE,
@@ -129,7 +130,21 @@ def test_a_filesystem_has_no_bucket_cors(tmp_path: Path) -> None:
     with pytest.raises(CorsUnsupported) as caught:
         read_rules(storage)
     assert caught.value.exit_code == 3
-    assert "FilesystemStorage" in str(caught.value)
+    assert "FilesystemStorage storage does not support bucket CORS" in str(caught.value)
+
+
+def test_the_cors_command_on_a_filesystem_is_exit_3(tmp_path: Path) -> None:
+    config = {
+        "CLOUDCOLLECT_STORAGE": "filesystem",
+        "CLOUDCOLLECT_ROOT": str(tmp_path / "target"),
+        "CLOUDCOLLECT_CORS_ORIGINS": [APP],
+    }
+    app = make_app(tmp_path / "app", config)
+
+    result = app.test_cli_runner().invoke(cloudcollect_command, ["cors"])
+
+    assert result.exit_code == 3
+    assert "does not support bucket CORS" in result.stderr
 
 
 def test_check_reports_an_origin_the_rules_do_not_allow(tmp_path: Path) -> None:
