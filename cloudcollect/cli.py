@@ -374,10 +374,13 @@ def _print_report(report: Report, *, as_json: bool, quiet: bool, verbose: bool) 
 def _add_commands() -> None:
     """Register the commands; each lives in its own module (``cli_<name>.py``)."""
     from .cli_cors import cors_command
+    from .cli_releases import releases_command, rollback_command
     from .cli_url import url_command
 
     cloudcollect_command.add_command(url_command)
     cloudcollect_command.add_command(cors_command)
+    cloudcollect_command.add_command(releases_command)
+    cloudcollect_command.add_command(rollback_command)
 
 
 _add_commands()

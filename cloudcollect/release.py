@@ -189,7 +189,7 @@ class Release:
             self._put(current_manifest_key(self.prefix), data)
         path = self.settings.manifest_path
         if path:
-            _write_atomically(Path(path), data)
+            write_atomically(Path(path), data)
 
     def _verify(self) -> None:
         wanted = sorted({self.prefix + hashed for hashed in self.files.values()})
@@ -213,7 +213,7 @@ class Release:
         self.report.add(Outcome(key, "upload", UPLOADED, "manifest", len(data), etag=etag))
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     """Write ``path`` so that a reading app server sees the old file or the new one."""
     if path.exists() and path.read_bytes() == data:
         return
