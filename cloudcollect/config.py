@@ -143,6 +143,12 @@ class Settings:
         "Preset: aws, minio, r2, seaweedfs, ceph, gcs, other.",
         choices=providers.PROVIDERS,
     )
+    transport: str = _setting(
+        "auto",
+        "str",
+        "S3 transport: auto, fast or botocore (see the README).",
+        choices=("auto", "fast", "botocore"),
+    )
     checksum_policy: str | None = _setting(
         None,
         "str?",

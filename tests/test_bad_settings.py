@@ -132,6 +132,8 @@ BAD_VALUES: dict[str, list[Any]] = {
     "CLOUDCOLLECT_GRACE_SECONDS": ["3600", -1, 10**14, HUGE],
     "CLOUDCOLLECT_PROVIDER": [1, "azure"],
     "CLOUDCOLLECT_CHECKSUM_POLICY": [1, "always", "when_supported"],
+    # "fast" cannot honour CRC checksums (EXTRA asks for them): botocore's client can.
+    "CLOUDCOLLECT_TRANSPORT": [1, "quick", "fast"],
     "CLOUDCOLLECT_LIST_VERSION": ["2", 3],
     "CLOUDCOLLECT_PRECOMPRESS": ["gzip", ["zstd"]],
     "CLOUDCOLLECT_PRECOMPRESS_MODE": [1, "inplace"],
@@ -151,6 +153,10 @@ EXTRA: dict[str, dict[str, Any]] = {
     "CLOUDCOLLECT_GRACE_SECONDS": FINGERPRINT_DELETE,
     "CLOUDCOLLECT_KEEP_MANIFESTS": FINGERPRINT_DELETE,
     "CLOUDCOLLECT_MANIFEST_PATH": {"CLOUDCOLLECT_FINGERPRINT": True},
+    "CLOUDCOLLECT_TRANSPORT": {
+        "CLOUDCOLLECT_PROVIDER": "aws",
+        "CLOUDCOLLECT_CHECKSUM_POLICY": "when_supported",
+    },
 }
 #: Settings with no meaningful wrong value, and why (none today: each has one of the
 #: wrong type at least).
@@ -249,14 +255,14 @@ def test_bad_value_exits_2_naming_the_setting(case: Case, bucket: Bucket, tmp_pa
 def test_a_ca_bundle_missing_or_not_a_certificate_exits_2_on_every_path(
     bucket: Bucket, tmp_path: Path
 ) -> None:
-    """CLOUDCOLLECT_CA_BUNDLE, AWS_CA_BUNDLE, REQUESTS_CA_BUNDLE; the direct path and
-    botocore's (AWS_CREDENTIAL_EXPIRATION makes the storage build botocore's client)."""
+    """CLOUDCOLLECT_CA_BUNDLE, AWS_CA_BUNDLE, REQUESTS_CA_BUNDLE; on both transports."""
     for path in bad_ca_bundles(tmp_path):
         for variable in ("CLOUDCOLLECT_CA_BUNDLE", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):
-            for path_env in ({}, BOTOCORE_PATH):
+            for transport in ("fast", "botocore"):
                 config = base_config(bucket, https=True)
                 config.pop("CLOUDCOLLECT_CA_BUNDLE")
-                env = dict(path_env)
+                config["CLOUDCOLLECT_TRANSPORT"] = transport
+                env: dict[str, str] = {}
                 if variable.startswith("CLOUDCOLLECT"):
                     config[variable] = path
                     assert config_error(config, tmp_path).key == variable
@@ -267,14 +273,15 @@ def test_a_ca_bundle_missing_or_not_a_certificate_exits_2_on_every_path(
                 assert bucket.keys() == set()
 
 
+#: The settings that make the storage use botocore's client.
+BOTOCORE = {"CLOUDCOLLECT_TRANSPORT": "botocore"}
+
+
 def test_a_ca_bundle_is_not_read_for_a_plain_http_endpoint(bucket: Bucket, tmp_path: Path) -> None:
     config = base_config(bucket) | {"CLOUDCOLLECT_CA_BUNDLE": bad_ca_bundles(tmp_path)[0]}
     result = invoke(bare_app(tmp_path, config), ["-q"])
     assert result.exit_code == 0, result.output
 
-
-#: Makes direct_setup defer to botocore (expiring credentials are botocore's to refresh).
-BOTOCORE_PATH = {"AWS_CREDENTIAL_EXPIRATION": "2099-01-01T00:00:00Z"}
 
 #: Bad values of the variables the command reads for its options.
 BAD_ENV: dict[str, list[str]] = {
@@ -312,17 +319,17 @@ def env_cases() -> list[tuple[str, str, dict[str, str]]]:
         (name, v, {}) for name, values in BAD_ENV.items() for v in values
     ]
     for name, values in BAD_AWS_ENV.items():
-        found += [(name, v, path) for v in values for path in ({}, BOTOCORE_PATH)]
+        found += [(name, v, transport) for v in values for transport in ({}, BOTOCORE)]
     return found
 
 
 @pytest.mark.seaweedfs
-@pytest.mark.parametrize(("name", "value", "path_env"), env_cases(), ids=repr)
+@pytest.mark.parametrize(("name", "value", "transport"), env_cases(), ids=repr)
 def test_bad_environment_value_exits_2_naming_the_variable(
-    name: str, value: str, path_env: dict[str, str], bucket: Bucket, tmp_path: Path
+    name: str, value: str, transport: dict[str, str], bucket: Bucket, tmp_path: Path
 ) -> None:
-    app = bare_app(tmp_path, base_config(bucket))
-    result = invoke(app, [], {**path_env, name: value})
+    app = bare_app(tmp_path, base_config(bucket) | transport)
+    result = invoke(app, [], {name: value})
     assert_usage_error(result, name)
     assert bucket.keys() == set()
 
@@ -387,15 +394,15 @@ def run_command(
 
 @pytest.mark.seaweedfs
 @pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
-@pytest.mark.parametrize("path_env", [{}, BOTOCORE_PATH], ids=["direct", "botocore"])
+@pytest.mark.parametrize("transport", [{}, BOTOCORE], ids=["fast", "botocore"])
 def test_an_endpoint_redirecting_everything_is_exit_3_with_one_line(
-    https: bool, path_env: dict[str, str], bucket: Bucket, tmp_path: Path
+    https: bool, transport: dict[str, str], bucket: Bucket, tmp_path: Path
 ) -> None:
     certs = bucket.server.ca_file.parent if https and bucket.server.ca_file else None
     with redirect_server(certs) as address:
-        config = base_config(bucket, https)
+        config = base_config(bucket, https) | transport
         config["CLOUDCOLLECT_ENDPOINT_URL"] = f"{'https' if https else 'http'}://{address}"
-        result = invoke(bare_app(tmp_path, config), [], path_env)
+        result = invoke(bare_app(tmp_path, config), [])
     assert result.exit_code == 3, (result.output, result.exception)
     assert "Traceback" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]

@@ -1,4 +1,5 @@
-"""Provider presets: each one's client settings, explicit settings winning, conflicts refused."""
+"""Provider presets: each one's transport and endpoint, explicit settings winning,
+conflicts refused."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import pytest
 
 from cloudcollect import ConfigError, publish, settings_from_config
 from cloudcollect.providers import PRESETS, with_no_transform
+from cloudcollect.storage.awsenv import Endpoint
+from cloudcollect.storage.botocoretransport import BotocoreTransport
+from cloudcollect.storage.fasttransport import FastTransport
 from cloudcollect.storage.s3 import S3Storage
 from tests.conftest import Bucket
 from tests.support.apps import make_app
@@ -34,9 +38,16 @@ def storage_for(**config: Any) -> S3Storage:
     return S3Storage.from_settings(settings)
 
 
-def client_config(storage: S3Storage) -> Any:
-    """The botocore client's Config (its stubs do not declare the attributes)."""
-    return storage.client.meta.config
+def fast_endpoint(storage: S3Storage) -> Endpoint:
+    """Where the fast transport sends (the storage must have chosen it)."""
+    assert isinstance(storage.transport, FastTransport)
+    return storage.transport.endpoint
+
+
+def botocore_meta(storage: S3Storage) -> Any:
+    """botocore's client's public ``meta`` (the storage must have chosen that transport)."""
+    assert isinstance(storage.transport, BotocoreTransport)
+    return storage.transport.client.meta
 
 
 def test_every_provider_is_documented() -> None:
@@ -48,26 +59,28 @@ def test_preset_client_settings(provider: str) -> None:
     style, region, list_version = DOCUMENTED[provider]
     endpoint = None if provider == "aws" else ENDPOINT
     storage = storage_for(PROVIDER=provider, ENDPOINT_URL=endpoint)
-    meta, config = storage.client.meta, client_config(storage)
-    assert config.request_checksum_calculation == "when_required"
-    assert config.response_checksum_validation == "when_required"
     assert storage.settings.list_version == list_version
     if provider == "aws":
-        assert config.s3["addressing_style"] == "auto"
+        # no region: botocore's client finds the bucket's region
+        meta = botocore_meta(storage)
+        assert meta.config.request_checksum_calculation == "when_required"
+        assert meta.config.response_checksum_validation == "when_required"
         assert meta.endpoint_url.startswith("https://s3.")
+        assert meta.region_name == "us-east-1"  # botocore's own default on AWS
     else:
         # "auto" with an endpoint means path style, as before presets existed
-        assert config.s3["addressing_style"] == "path"
         assert storage.settings.addressing_style == style
-        assert meta.endpoint_url == ENDPOINT
-    assert meta.region_name == (region or "us-east-1")  # botocore's own default on AWS
+        target = fast_endpoint(storage)
+        assert (target.base, target.virtual) == (ENDPOINT, False)
+        assert target.region == (region or "us-east-1")
 
 
 def test_other_without_endpoint_keeps_the_aws_default_chain() -> None:
     storage = storage_for(REGION="eu-west-1")
     assert storage.settings.provider == "other"
-    assert storage.client.meta.region_name == "eu-west-1"
-    assert client_config(storage).s3["addressing_style"] == "auto"
+    target = fast_endpoint(storage)
+    assert target.url("k") == "https://assets.s3.eu-west-1.amazonaws.com/k"
+    assert target.region == "eu-west-1"
 
 
 def test_explicit_settings_win_over_the_preset() -> None:
@@ -78,14 +91,14 @@ def test_explicit_settings_win_over_the_preset() -> None:
         ADDRESSING_STYLE="virtual",
         LIST_VERSION=1,
     )
-    assert storage.client.meta.region_name == "eu"
-    assert client_config(storage).s3["addressing_style"] == "virtual"
+    target = fast_endpoint(storage)
+    assert (target.region, target.virtual) == ("eu", True)
     assert storage.settings.list_version == 1
 
 
 def test_when_supported_checksums_only_on_aws() -> None:
-    storage = storage_for(PROVIDER="aws", CHECKSUM_POLICY="when_supported")
-    assert client_config(storage).request_checksum_calculation == "when_supported"
+    storage = storage_for(PROVIDER="aws", REGION="eu-west-1", CHECKSUM_POLICY="when_supported")
+    assert botocore_meta(storage).config.request_checksum_calculation == "when_supported"
     with pytest.raises(ConfigError, match="CLOUDCOLLECT_CHECKSUM_POLICY"):
         storage_for(PROVIDER="minio", CHECKSUM_POLICY="when_supported")
     with pytest.raises(ConfigError, match="CLOUDCOLLECT_CHECKSUM_POLICY"):

@@ -27,7 +27,7 @@ import sys
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,18 @@ WRITE_OPERATIONS = frozenset(
 )
 
 
+#: The transport of the running test (the ``s3_transport`` fixture sets it).
+CURRENT = {"transport": "fast"}
+
+
+@pytest.fixture(autouse=True, params=["fast", "botocore"])
+def s3_transport(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every scenario runs on both transports (``CLOUDCOLLECT_TRANSPORT``)."""
+    CURRENT["transport"] = request.param
+    yield request.param
+    CURRENT["transport"] = "fast"
+
+
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries without sleeping keep the suite quick (botocore's standard mode)."""
@@ -119,6 +131,7 @@ def config(bucket: Bucket, endpoint: str, **extra: object) -> dict[str, object]:
         "CLOUDCOLLECT_PREFIX": PREFIX,
         "CLOUDCOLLECT_WORKERS": 4,
         "CLOUDCOLLECT_MAX_ATTEMPTS": 3,
+        "CLOUDCOLLECT_TRANSPORT": CURRENT["transport"],
         **{f"CLOUDCOLLECT_{k}": v for k, v in extra.items()},
     }
     return {key: value for key, value in settings.items() if value is not None}

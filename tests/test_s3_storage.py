@@ -1,14 +1,15 @@
-"""S3Storage behaviour beyond the contract: preflight errors, request shape, delete errors,
-the fast listing path, multipart failure handling, error translation."""
+"""S3Storage behaviour beyond the contract, on both transports: preflight errors, request
+shape, delete errors, listing, parallel multipart and its failures, error translation.
+Request shapes are read from the fault proxy's log in front of a real SeaweedFS."""
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import io
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -16,14 +17,19 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
-from botocore.stub import Stubber
 
 from cloudcollect.config import Settings
 from cloudcollect.errors import ConfigError, FatalStorageError, StorageError
+from cloudcollect.storage import s3
 from cloudcollect.storage.base import MD5_METADATA, DeleteFailure
-from cloudcollect.storage.s3 import S3Storage, parse_listing, request_params, translate_error
-from tests.conftest import Bucket, admin_client, s3_settings
+from cloudcollect.storage.s3 import S3Storage
+from cloudcollect.storage.s3errors import storage_error, translate_error
+from cloudcollect.storage.s3headers import remote_from_head, wire_headers
+from cloudcollect.storage.s3listing import parse_listing
+from cloudcollect.storage.transport import TransportError
+from tests.conftest import Bucket, s3_settings
 from tests.support.faultproxy import (
+    Action,
     Fault,
     FaultProxy,
     delete_errors,
@@ -50,29 +56,16 @@ def storage(bucket: Bucket) -> Iterator[S3Storage]:
     opened.close()
 
 
-def offline_storage(**changes: Any) -> S3Storage:
-    """A storage whose client is only ever used through a Stubber (no server needed)."""
-    settings = Settings(bucket="offline", endpoint_url="http://127.0.0.1:9", region=REGION)
-    return S3Storage.from_settings(dataclasses.replace(settings, **changes))
+@pytest.fixture(params=["fast", "botocore"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """Each test that takes it runs on both transports."""
+    name: str = request.param
+    return name
 
 
-def _text(value: str | bytes) -> str:
-    return value.decode("latin-1") if isinstance(value, bytes) else value
-
-
-class RecordedRequests:
-    """Headers of every request a client sends, recorded by a botocore before-send hook."""
-
-    def __init__(self, storage: S3Storage) -> None:
-        self.sent: list[tuple[str, str, dict[str, str]]] = []
-        storage.client.meta.events.register("before-send.s3", self._record)
-
-    def _record(self, request: Any, **_: Any) -> None:
-        headers = {name.lower(): _text(value) for name, value in request.headers.items()}
-        self.sent.append((request.method, request.url, headers))
-
-    def by_query(self, fragment: str, method: str) -> list[dict[str, str]]:
-        return [h for m, url, h in self.sent if m == method and fragment in url]
+def via_proxy(bucket: Bucket, proxy: FaultProxy, kind: str = "fast", **changes: Any) -> S3Storage:
+    settings = s3_settings(bucket, endpoint_url=proxy.url, transport=kind, **changes)
+    return S3Storage.from_settings(settings)
 
 
 # -- configuration ----------------------------------------------------------------------
@@ -103,26 +96,28 @@ def test_a_vary_rule_says_why_s3_cannot_and_where_to_set_it() -> None:
 
 
 def test_header_mapping() -> None:
-    params = request_params(
+    wire = wire_headers(
         {
             "Content-Type": "text/css",
             "cache-control": "max-age=1",
             "Content-Encoding": "gzip",
             "Content-Disposition": "inline",
             "Content-Language": "fr",
-            "Expires": "Thu, 01 Jan 2037 00:00:00 GMT",
+            "Expires": "2037-01-01T00:00:00Z",
             "X-Amz-Meta-Build-Id": "42",
         }
     )
-    assert params == {
-        "ContentType": "text/css",
-        "CacheControl": "max-age=1",
-        "ContentEncoding": "gzip",
-        "ContentDisposition": "inline",
-        "ContentLanguage": "fr",
-        "Expires": "Thu, 01 Jan 2037 00:00:00 GMT",
-        "Metadata": {"build-id": "42"},
+    assert wire == {
+        "content-type": "text/css",
+        "cache-control": "max-age=1",
+        "content-encoding": "gzip",
+        "content-disposition": "inline",
+        "content-language": "fr",
+        "expires": "Thu, 01 Jan 2037 00:00:00 GMT",
+        "x-amz-meta-build-id": "42",
     }
+    with pytest.raises(ConfigError, match="one line of ASCII"):
+        wire_headers({"Content-Disposition": "inline; filename=caf\u00e9"})
 
 
 def test_importing_cloudcollect_does_not_import_boto3() -> None:
@@ -282,35 +277,36 @@ def test_unreachable_endpoint_is_transient(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.seaweedfs
-@pytest.mark.parametrize("https", [False, True])
-def test_request_shape_content_md5_and_no_checksum_trailers(bucket: Bucket, https: bool) -> None:
-    storage = S3Storage.from_settings(
-        s3_settings(bucket, https=https, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+def test_request_shape_content_md5_and_no_checksum_trailers(
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str
+) -> None:
+    storage = via_proxy(
+        bucket, fault_proxy, kind, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB
     )
-    recorded = RecordedRequests(storage)
     small, big = b"small body", bytes(range(256)) * (5 * MIB // 256 + 100)
     storage.put("static/small.txt", io.BytesIO(small), len(small), md5(small), HEADERS)
     storage.put("static/big.bin", io.BytesIO(big), len(big), md5(big), HEADERS)
     storage.close()
 
-    puts = [h for m, url, h in recorded.sent if m == "PUT"]
+    puts = [r.headers for r in fault_proxy.requests() if r.method == "PUT"]
     assert len(puts) == 3  # one PutObject, two UploadPart
-    assert len(recorded.by_query("partNumber=", "PUT")) == 2
+    assert len(fault_proxy.requests("UploadPart")) == 2
     for headers in puts:
         assert "content-md5" in headers
         assert not [name for name in headers if name.startswith("x-amz-checksum-")]
         assert "x-amz-trailer" not in headers
         assert "x-amz-acl" not in headers
         assert "aws-chunked" not in headers.get("content-encoding", "")
-        assert headers.get("x-amz-content-sha256", "") != "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
-    assert puts[0]["content-md5"] == base64.b64encode(hashlib.md5(small).digest()).decode()
+        assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+    (single,) = [r.headers for r in fault_proxy.requests("PutObject")]
+    assert single["content-md5"] == base64.b64encode(hashlib.md5(small).digest()).decode()
     assert bucket.read("static/small.txt") == small
     assert bucket.read("static/big.bin") == big
 
 
 @pytest.mark.seaweedfs
-def test_https_object_has_exactly_the_content_encoding_set(bucket: Bucket) -> None:
-    storage = S3Storage.from_settings(s3_settings(bucket, https=True))
+def test_https_object_has_exactly_the_content_encoding_set(bucket: Bucket, kind: str) -> None:
+    storage = S3Storage.from_settings(s3_settings(bucket, https=True, transport=kind))
     plain, gzipped = b"plain text", b"\x1f\x8bnot really gzip"
     storage.put("static/plain.txt", io.BytesIO(plain), len(plain), md5(plain), HEADERS)
     storage.put(
@@ -329,28 +325,32 @@ def test_https_object_has_exactly_the_content_encoding_set(bucket: Bucket) -> No
 
 
 @pytest.mark.seaweedfs
-def test_acl_header_only_when_configured(bucket: Bucket) -> None:
-    storage = S3Storage.from_settings(s3_settings(bucket, acl="private"))
-    recorded = RecordedRequests(storage)
+def test_acl_header_only_when_configured(
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str
+) -> None:
+    storage = via_proxy(bucket, fault_proxy, kind, acl="private")
     storage.put("static/a.txt", io.BytesIO(b"a"), 1, md5(b"a"), HEADERS)
     storage.close()
 
-    (put,) = [h for m, _, h in recorded.sent if m == "PUT"]
-    assert put["x-amz-acl"] == "private"
+    (put,) = fault_proxy.requests("PutObject")
+    assert put.headers["x-amz-acl"] == "private"
 
 
 @pytest.mark.seaweedfs
-def test_head_reports_headers_metadata_and_md5(storage: S3Storage, bucket: Bucket) -> None:
+def test_head_reports_headers_metadata_and_md5(bucket: Bucket, kind: str) -> None:
+    storage = S3Storage.from_settings(s3_settings(bucket, transport=kind))
     data = b"<svg/>"
     headers = {
         "Content-Type": "image/svg+xml",
         "Cache-Control": "public, max-age=31536000, immutable",
         "Content-Disposition": "inline",
+        "Expires": "Thu, 01 Jan 2037 00:00:00 GMT",
         "X-Amz-Meta-Build": "abc",
     }
     storage.put("static/logo.svg", io.BytesIO(data), len(data), md5(data), headers)
 
     head = storage.head("static/logo.svg")
+    storage.close()
     assert head is not None
     assert head.md5 == md5(data)
     assert head.headers == headers
@@ -358,28 +358,24 @@ def test_head_reports_headers_metadata_and_md5(storage: S3Storage, bucket: Bucke
 
 
 def test_md5_from_etag_only_when_trustworthy() -> None:
-    storage = offline_storage()
     etag = '"0123456789abcdef0123456789abcdef"'
-    plain = storage._remote_from_head("k", {"ETag": etag, "ContentLength": 3})
-    kms = storage._remote_from_head(
-        "k", {"ETag": etag, "ContentLength": 3, "ServerSideEncryption": "aws:kms"}
+    base = {"etag": etag, "content-length": "3"}
+    plain = remote_from_head("k", base, trust_etag=True)
+    kms = remote_from_head("k", {**base, "x-amz-server-side-encryption": "aws:kms"}, True)
+    sse_c = remote_from_head(
+        "k", {**base, "x-amz-server-side-encryption-customer-algorithm": "AES256"}, True
     )
-    sse_c = storage._remote_from_head(
-        "k", {"ETag": etag, "ContentLength": 3, "SSECustomerAlgorithm": "AES256"}
-    )
-    recorded = storage._remote_from_head(
+    recorded = remote_from_head(
         "k",
         {
-            "ETag": etag,
-            "ContentLength": 3,
-            "ServerSideEncryption": "aws:kms",
-            "Metadata": {MD5_METADATA: "f" * 32},
+            **base,
+            "x-amz-server-side-encryption": "aws:kms",
+            f"x-amz-meta-{MD5_METADATA}": "f" * 32,
         },
+        True,
     )
-    untrusted = offline_storage(trust_etag=False)._remote_from_head(
-        "k", {"ETag": etag, "ContentLength": 3}
-    )
-    assert plain.md5 == "0123456789abcdef0123456789abcdef"
+    untrusted = remote_from_head("k", base, trust_etag=False)
+    assert (plain.md5, plain.size) == ("0123456789abcdef0123456789abcdef", 3)
     assert (kms.md5, sse_c.md5, untrusted.md5) == (None, None, None)
     assert recorded.md5 == "f" * 32
 
@@ -387,86 +383,54 @@ def test_md5_from_etag_only_when_trustworthy() -> None:
 # -- delete ------------------------------------------------------------------------------
 
 
-def test_delete_objects_per_key_errors_become_failures() -> None:
-    storage = offline_storage()
-    with Stubber(storage.client) as stub:
-        stub.add_response(
-            "delete_objects",
-            {
-                "Errors": [
-                    {"Key": "static/a.css", "Code": "AccessDenied", "Message": "Access Denied"},
-                    {"Key": "static/gone.css", "Code": "NoSuchKey", "Message": "missing"},
-                    {"Key": "static/c.css", "Code": "InternalError", "Message": "try again"},
-                ]
-            },
-            {
-                "Bucket": "offline",
-                "Delete": {
-                    "Objects": [
-                        {"Key": "static/a.css"},
-                        {"Key": "static/b.css"},
-                        {"Key": "static/gone.css"},
-                        {"Key": "static/c.css"},
-                    ],
-                    "Quiet": True,
-                },
-            },
-        )
-        failures = storage.delete(
-            ["static/a.css", "static/b.css", "static/gone.css", "static/c.css"]
-        )
-        stub.assert_no_pending_responses()
-    assert failures == [
-        DeleteFailure("static/a.css", "AccessDenied", "Access Denied"),
-        DeleteFailure("static/c.css", "InternalError", "try again"),
-    ]
-
-
-def test_delete_batches_of_1000() -> None:
-    storage = offline_storage()
-    keys = [f"static/{n}.css" for n in range(2500)]
-    with Stubber(storage.client) as stub:
-        for start in (0, 1000, 2000):
-            batch = [{"Key": key} for key in keys[start : start + 1000]]
-            expected = {"Bucket": "offline", "Delete": {"Objects": batch, "Quiet": True}}
-            stub.add_response("delete_objects", {}, expected)
-        assert storage.delete(keys) == []
-        stub.assert_no_pending_responses()
-
-
-@pytest.mark.parametrize("code", ["MissingContentMD5", "NotImplemented"])
-def test_delete_falls_back_to_one_request_per_key(code: str) -> None:
-    storage = offline_storage()
-    with Stubber(storage.client) as stub:
-        stub.add_client_error("delete_objects", code, http_status_code=400)
-        stub.add_response("delete_object", {}, {"Bucket": "offline", "Key": "a"})
-        stub.add_client_error("delete_object", "NoSuchKey", http_status_code=404)
-        stub.add_client_error("delete_object", "InternalError", http_status_code=500)
-        failures = storage.delete(["a", "b", "c"])
-        stub.assert_no_pending_responses()
-    assert [(f.key, f.code) for f in failures] == [("c", "InternalError")]
-
-
-def test_delete_access_denied_is_fatal() -> None:
-    storage = offline_storage()
-    with Stubber(storage.client) as stub:
-        stub.add_client_error("delete_objects", "AccessDenied", http_status_code=403)
-        with pytest.raises(FatalStorageError) as raised:
-            storage.delete(["a"])
-    assert raised.value.code == "AccessDenied"
+@pytest.mark.seaweedfs
+def test_delete_objects_per_key_errors_become_failures(
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str
+) -> None:
+    _fill(bucket, ["static/a.css", "static/b.css", "static/c.css"])
+    fault_proxy.add(Fault("DeleteObjects", "static/a.css", delete_errors("AccessDenied")))
+    fault_proxy.add(Fault("DeleteObjects", "static/gone.css", delete_errors("NoSuchKey")))
+    storage = via_proxy(bucket, fault_proxy, kind)
+    failures = storage.delete(["static/a.css", "static/b.css"])
+    assert failures == [DeleteFailure("static/a.css", "AccessDenied", "Access Denied")]
+    assert storage.delete(["static/gone.css", "static/c.css"]) == []
+    storage.close()
 
 
 @pytest.mark.seaweedfs
-def test_delete_objects_sends_content_md5(storage: S3Storage, bucket: Bucket) -> None:
-    for key in ("static/a.css", "static/b.css"):
-        storage.put(key, io.BytesIO(b"x"), 1, md5(b"x"), HEADERS)
-    recorded = RecordedRequests(storage)
+def test_delete_batches_of_1000(bucket: Bucket, fault_proxy: FaultProxy, kind: str) -> None:
+    storage = via_proxy(bucket, fault_proxy, kind)
+    keys = [f"static/{n}.css" for n in range(2500)]
+    assert storage.delete(keys) == []  # missing keys are no-ops
+    storage.close()
+    batches = [r.delete_keys for r in fault_proxy.requests("DeleteObjects")]
+    assert [len(batch) for batch in batches] == [1000, 1000, 500]
+    assert [key for batch in batches for key in batch] == keys
 
-    assert storage.delete(["static/a.css", "static/b.css"]) == []
 
-    (posted,) = recorded.by_query("?delete", "POST")
-    assert "content-md5" in posted
-    assert bucket.keys() == set()
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("code", ["MissingContentMD5", "NotImplemented"])
+def test_delete_falls_back_to_one_request_per_key(
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str, code: str
+) -> None:
+    _fill(bucket, ["a", "c"])
+    fault_proxy.add(Fault("DeleteObjects", None, error(400, code), times=None))
+    fault_proxy.add(Fault("DeleteObject", "c", error(500, "InternalError"), times=None))
+    storage = via_proxy(bucket, fault_proxy, kind, max_attempts=2)
+    failures = storage.delete(["a", "b", "c"])
+    storage.close()
+    assert [(f.key, f.code) for f in failures] == [("c", "InternalError")]
+    assert bucket.keys() == {"c"}
+
+
+@pytest.mark.seaweedfs
+def test_delete_access_denied_is_fatal(bucket: Bucket, fault_proxy: FaultProxy, kind: str) -> None:
+    fault_proxy.add(Fault("DeleteObjects", None, error(403, "AccessDenied"), times=None))
+    storage = via_proxy(bucket, fault_proxy, kind)
+    with pytest.raises(FatalStorageError) as raised:
+        storage.delete(["a"])
+    storage.close()
+    assert raised.value.code == "AccessDenied"
 
 
 # -- listing -----------------------------------------------------------------------------
@@ -481,49 +445,33 @@ def _fill(bucket: Bucket, keys: list[str]) -> None:
 
 
 @pytest.mark.seaweedfs
-def test_fast_listing_equals_paginator_listing_across_pages(bucket: Bucket) -> None:
+@pytest.mark.parametrize("version", [2, 1])
+def test_listing_equals_botocores_across_pages(bucket: Bucket, kind: str, version: int) -> None:
     odd = ["a b", "a+b", "100%", "100%25", "x#y", "q?", "caf\u00e9", "cafe\u0301", "日本"]
     keys = [f"static/{n:05d}-{odd[n % len(odd)]}.css" for n in range(1234)]
     _fill(bucket, keys + ["static2/not-me.css"])
-    fast = S3Storage.from_settings(s3_settings(bucket))
-    slow = S3Storage.from_settings(s3_settings(bucket))
-    slow.fast_list = False
+    storage = S3Storage.from_settings(s3_settings(bucket, transport=kind, list_version=version))
 
-    fast_listing = sorted(fast.list("static/"), key=lambda o: o.key)
-    slow_listing = sorted(slow.list("static/"), key=lambda o: o.key)
-
-    assert fast_listing == slow_listing
-    assert [o.key for o in fast_listing] == sorted(keys)
-    assert all(o.md5 == md5(o.key.encode()) for o in fast_listing)
-    assert fast.operations["ListObjectsV2"] == 2  # 1000 + 234: pagination was exercised
-    fast.close()
-    slow.close()
-
-
-@pytest.mark.seaweedfs
-def test_listing_falls_back_when_raw_body_is_unavailable(bucket: Bucket) -> None:
-    keys = [f"static/{n}+x.css" for n in range(1005)]
-    _fill(bucket, keys)
-    storage = S3Storage.from_settings(s3_settings(bucket))
-    storage.client.meta.events.unregister(
-        "before-parse.s3.ListObjectsV2", unique_id="cloudcollect-raw"
-    )
-
-    listed = sorted(o.key for o in storage.list("static/"))
-
-    assert listed == sorted(keys)
+    listing = sorted(storage.list("static/"), key=lambda o: o.key)
     storage.close()
 
+    assert (
+        [o.key for o in listing] == sorted(keys) == sorted(bucket.keys() - {"static2/not-me.css"})
+    )
+    assert all(o.md5 == md5(o.key.encode()) for o in listing)
+    assert all(o.last_modified is not None for o in listing)
+    operation = "ListObjectsV2" if version == 2 else "ListObjects"
+    assert storage.operations[operation] == 2  # 1000 + 234: pagination was exercised
+
 
 @pytest.mark.seaweedfs
-def test_listing_a_missing_bucket_is_fatal(bucket: Bucket) -> None:
-    for fast in (True, False):
-        storage = S3Storage.from_settings(s3_settings(bucket, bucket=bucket.name + "-nope"))
-        storage.fast_list = fast
-        with pytest.raises(FatalStorageError) as raised:
-            list(storage.list("static/"))
-        assert raised.value.code == "NoSuchBucket"
-        storage.close()
+def test_listing_a_missing_bucket_is_fatal(bucket: Bucket, kind: str) -> None:
+    settings = s3_settings(bucket, bucket=bucket.name + "-nope", transport=kind)
+    storage = S3Storage.from_settings(settings)
+    with pytest.raises(FatalStorageError) as raised:
+        list(storage.list("static/"))
+    assert raised.value.code == "NoSuchBucket"
+    storage.close()
 
 
 def test_parse_listing_decodes_url_encoded_keys_only_when_told() -> None:
@@ -572,7 +520,7 @@ def test_parse_listing_reads_last_modified_as_aware_utc() -> None:
     assert stamps == [datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), None, None]
 
 
-# -- multipart failures ------------------------------------------------------------------
+# -- multipart -----------------------------------------------------------------------------
 
 
 class FailingReader(io.BytesIO):
@@ -589,9 +537,11 @@ class FailingReader(io.BytesIO):
 
 
 @pytest.mark.seaweedfs
-def test_failed_multipart_is_aborted(bucket: Bucket) -> None:
+def test_failed_multipart_is_aborted(bucket: Bucket, kind: str) -> None:
     storage = S3Storage.from_settings(
-        s3_settings(bucket, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+        s3_settings(
+            bucket, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, transport=kind
+        )
     )
     data = b"z" * (11 * MIB)
     with pytest.raises(OSError):
@@ -605,57 +555,93 @@ def test_failed_multipart_is_aborted(bucket: Bucket) -> None:
     storage.close()
 
 
-def _stub_multipart(stub: Stubber, parts: int) -> None:
-    stub.add_response("create_multipart_upload", {"UploadId": "up-1"})
-    for number in range(1, parts + 1):
-        stub.add_response("upload_part", {"ETag": f'"etag-{number}"'})
+def counting(peak: list[int]) -> Action:
+    """Forwards each request after a short pause, counting how many are in flight at once
+    (``peak[0]``: the most)."""
+    lock = threading.Lock()
+    now = [0]
+
+    def run(exchange: Any, fault: Fault) -> None:
+        with lock:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+        try:
+            exchange.wait(0.2)
+            exchange.relay(exchange.forward())
+        finally:
+            with lock:
+                now[0] -= 1
+
+    return Action("counting", run)
 
 
-def test_lost_complete_answer_is_accepted_when_the_object_matches() -> None:
-    storage = offline_storage(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize(("budget_parts", "expected"), [(64, 4), (2, 2)])
+def test_parts_go_in_parallel_under_the_memory_bound(
+    bucket: Bucket,
+    fault_proxy: FaultProxy,
+    kind: str,
+    monkeypatch: pytest.MonkeyPatch,
+    budget_parts: int,
+    expected: int,
+) -> None:
+    """8 parts and 4 workers: 4 parts in flight at once, or as many as the part buffer
+    holds (2 here)."""
+    monkeypatch.setattr(s3, "PART_BUFFER", budget_parts * 5 * MIB)
+    peak = [0]
+    fault_proxy.add(Fault("UploadPart", None, counting(peak), times=None))
+    storage = via_proxy(
+        bucket,
+        fault_proxy,
+        kind,
+        multipart_threshold=5 * MIB,
+        multipart_chunksize=5 * MIB,
+        workers=4,
+    )
+    data = bytes(range(256)) * (8 * 5 * MIB // 256)
+    storage.put("big.bin", io.BytesIO(data), len(data), md5(data), {})
+    storage.close()
+    assert peak[0] == expected
+    assert bucket.read("big.bin") == data
+
+
+@pytest.mark.seaweedfs
+def test_no_such_upload_with_other_content_fails_and_aborts(
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str
+) -> None:
+    fault_proxy.add(Fault("CompleteMultipartUpload", None, error(404, "NoSuchUpload"), times=None))
+    storage = via_proxy(
+        bucket, fault_proxy, kind, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB
+    )
     data = b"m" * (5 * MIB + 10)
-    with Stubber(storage.client) as stub:
-        _stub_multipart(stub, 2)
-        stub.add_client_error("complete_multipart_upload", "NoSuchUpload", http_status_code=404)
-        stub.add_response(
-            "head_object",
-            {"ContentLength": len(data), "Metadata": {MD5_METADATA: md5(data)}},
-            {"Bucket": "offline", "Key": "big"},
-        )
+    with pytest.raises(StorageError) as raised:
         storage.put("big", io.BytesIO(data), len(data), md5(data), {})
-        stub.assert_no_pending_responses()
-
-
-def test_no_such_upload_with_other_content_fails_and_aborts() -> None:
-    storage = offline_storage(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
-    data = b"m" * (5 * MIB + 10)
-    with Stubber(storage.client) as stub:
-        _stub_multipart(stub, 2)
-        stub.add_client_error("complete_multipart_upload", "NoSuchUpload", http_status_code=404)
-        stub.add_response(
-            "head_object", {"ContentLength": 1, "Metadata": {MD5_METADATA: md5(b"older")}}
-        )
-        stub.add_response("abort_multipart_upload", {})
-        with pytest.raises(StorageError) as raised:
-            storage.put("big", io.BytesIO(data), len(data), md5(data), {})
-        stub.assert_no_pending_responses()
+    storage.close()
     assert raised.value.code == "NoSuchUpload"
+    assert len(fault_proxy.requests("AbortMultipartUpload")) == 1
+    assert bucket.keys() == set()
 
 
-def test_failed_part_aborts_and_reports_the_code() -> None:
-    storage = offline_storage(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+@pytest.mark.seaweedfs
+def test_failed_part_aborts_and_reports_the_code(
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str
+) -> None:
+    fault_proxy.add(Fault("UploadPart", None, error(503, "SlowDown"), times=None))
+    storage = via_proxy(
+        bucket,
+        fault_proxy,
+        kind,
+        multipart_threshold=5 * MIB,
+        multipart_chunksize=5 * MIB,
+        max_attempts=2,
+    )
     data = b"m" * (5 * MIB + 10)
-    with Stubber(storage.client) as stub:
-        stub.add_response("create_multipart_upload", {"UploadId": "up-1"})
-        stub.add_client_error("upload_part", "SlowDown", http_status_code=503)
-        stub.add_response(
-            "abort_multipart_upload", {}, {"Bucket": "offline", "Key": "big", "UploadId": "up-1"}
-        )
-        with pytest.raises(StorageError) as raised:
-            storage.put("big", io.BytesIO(data), len(data), md5(data), {})
-        stub.assert_no_pending_responses()
+    with pytest.raises(StorageError) as raised:
+        storage.put("big", io.BytesIO(data), len(data), md5(data), {})
+    storage.close()
     assert not isinstance(raised.value, FatalStorageError)
-    assert (raised.value.code, raised.value.key) == ("SlowDown", "big")
+    assert (raised.value.code, raised.value.key, raised.value.retries) == ("SlowDown", "big", 1)
+    assert len(fault_proxy.requests("AbortMultipartUpload")) == 1
 
 
 # -- error translation -------------------------------------------------------------------
@@ -673,30 +659,40 @@ def _client_error(code: str, status: int, retries: int = 0) -> ClientError:
     return ClientError(response, "PutObject")
 
 
-@pytest.mark.parametrize(
-    "code",
-    [
-        "NoSuchBucket",
-        "AccessDenied",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-        "InvalidToken",
-        "AccessControlListNotSupported",
-        "AuthorizationHeaderMalformed",
-    ],
-)
+FATAL = [
+    "NoSuchBucket",
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "AccessControlListNotSupported",
+    "AuthorizationHeaderMalformed",
+]
+
+
+@pytest.mark.parametrize("code", FATAL)
 def test_fatal_codes(code: str) -> None:
-    error = translate_error(_client_error(code, 403), "PutObject", "static/a.css")
-    assert isinstance(error, FatalStorageError)
-    assert (error.code, error.key, error.request_id) == (code, "static/a.css", "REQ123")
-    assert "REQ123" in str(error) and code in str(error)
+    answers = [
+        translate_error(_client_error(code, 403), "PutObject", "static/a.css"),
+        storage_error(
+            TransportError(code, f"message for {code}", status=403, request_id="REQ123"),
+            "PutObject",
+            "static/a.css",
+        ),
+    ]
+    for answer in answers:
+        assert isinstance(answer, FatalStorageError)
+        assert (answer.code, answer.key, answer.request_id) == (code, "static/a.css", "REQ123")
+        assert "REQ123" in str(answer) and code in str(answer)
 
 
 def test_transient_codes_keep_the_retry_count() -> None:
     error = translate_error(_client_error("SlowDown", 503, retries=4), "PutObject", "k")
     assert type(error) is StorageError
     assert (error.code, error.retries) == ("SlowDown", 4)
+    failure = TransportError("SlowDown", "slow", status=503, retries=4)
+    assert (storage_error(failure, "PutObject", "k").retries, failure.code) == (4, "SlowDown")
 
 
 def test_botocore_exceptions_are_translated() -> None:
@@ -708,28 +704,16 @@ def test_botocore_exceptions_are_translated() -> None:
     assert isinstance(translate_error(NoCredentialsError(), "HeadBucket"), FatalStorageError)
 
 
-def test_expires_header_is_accepted_by_botocore() -> None:
-    storage = offline_storage()
-    with Stubber(storage.client) as stub:
-        stub.add_response("put_object", {"ETag": '"x"'})
-        storage.put(
-            "k", io.BytesIO(b"a"), 1, md5(b"a"), {"Expires": "Thu, 01 Jan 2037 00:00:00 GMT"}
-        )
-        stub.assert_no_pending_responses()
-
-
 # -- through the fault proxy (real SeaweedFS behind it) ----------------------------------
 
 
-def via_proxy(bucket: Bucket, proxy: FaultProxy, **changes: Any) -> S3Storage:
-    return S3Storage.from_settings(s3_settings(bucket, endpoint_url=proxy.url, **changes))
-
-
 @pytest.mark.seaweedfs
-def test_lost_complete_answer_through_the_proxy(bucket: Bucket, fault_proxy: FaultProxy) -> None:
+def test_lost_complete_answer_through_the_proxy(
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str
+) -> None:
     fault_proxy.add(Fault("CompleteMultipartUpload", "static/*", reset_after_forward()))
     storage = via_proxy(
-        bucket, fault_proxy, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB
+        bucket, fault_proxy, kind, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB
     )
     data = bytes(range(256)) * (6 * MIB // 256)
 
@@ -743,15 +727,19 @@ def test_lost_complete_answer_through_the_proxy(bucket: Bucket, fault_proxy: Fau
 
 
 @pytest.mark.seaweedfs
-def test_slow_down_is_retried_then_succeeds(bucket: Bucket, fault_proxy: FaultProxy) -> None:
+def test_slow_down_is_retried_then_succeeds(
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str
+) -> None:
     fault_proxy.add(Fault("PutObject", "static/a.css", error(503, "SlowDown"), times=2))
     fault_proxy.add(Fault("UploadPart", "static/big.bin", reset_mid_body(), times=1))
     storage = via_proxy(
-        bucket, fault_proxy, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB
+        bucket, fault_proxy, kind, multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB
     )
     big = b"b" * (5 * MIB + 3)
     storage.put("static/a.css", io.BytesIO(b"a{}"), 3, md5(b"a{}"), HEADERS)
+    assert storage.last_put_retries() == 2
     storage.put("static/big.bin", io.BytesIO(big), len(big), md5(big), HEADERS)
+    assert storage.last_put_retries() == 1
     storage.close()
 
     assert [r.status for r in fault_proxy.requests("PutObject")] == [503, 503, 200]
@@ -761,10 +749,10 @@ def test_slow_down_is_retried_then_succeeds(bucket: Bucket, fault_proxy: FaultPr
 
 @pytest.mark.seaweedfs
 def test_persistent_errors_fail_the_key_with_code_and_retries(
-    bucket: Bucket, fault_proxy: FaultProxy
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str
 ) -> None:
     fault_proxy.add(Fault("PutObject", "static/a.css", error(503, "SlowDown"), times=None))
-    storage = via_proxy(bucket, fault_proxy, max_attempts=3)
+    storage = via_proxy(bucket, fault_proxy, kind, max_attempts=3)
     with pytest.raises(StorageError) as raised:
         storage.put("static/a.css", io.BytesIO(b"a"), 1, md5(b"a"), HEADERS)
     storage.close()
@@ -780,9 +768,9 @@ def test_persistent_errors_fail_the_key_with_code_and_retries(
 
 
 @pytest.mark.seaweedfs
-def test_expired_token_is_fatal(bucket: Bucket, fault_proxy: FaultProxy) -> None:
+def test_expired_token_is_fatal(bucket: Bucket, fault_proxy: FaultProxy, kind: str) -> None:
     fault_proxy.add(Fault("PutObject", None, error(400, "ExpiredToken"), times=None))
-    storage = via_proxy(bucket, fault_proxy)
+    storage = via_proxy(bucket, fault_proxy, kind)
     with pytest.raises(FatalStorageError) as raised:
         storage.put("static/a.css", io.BytesIO(b"a"), 1, md5(b"a"), HEADERS)
     storage.close()
@@ -791,13 +779,13 @@ def test_expired_token_is_fatal(bucket: Bucket, fault_proxy: FaultProxy) -> None
 
 
 @pytest.mark.seaweedfs
-def test_fast_listing_retries_a_200_with_an_error_body(
-    bucket: Bucket, fault_proxy: FaultProxy
+def test_listing_retries_a_200_with_an_error_body(
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str
 ) -> None:
     _fill(bucket, ["static/a.css", "static/b.css"])
     fault_proxy.add(Fault("ListObjectsV2", None, error_200_body("InternalError")))
     fault_proxy.add(Fault("ListObjectsV2", None, error(503, "SlowDown")))
-    storage = via_proxy(bucket, fault_proxy)
+    storage = via_proxy(bucket, fault_proxy, kind)
 
     listed = sorted(o.key for o in storage.list("static/"))
     storage.close()
@@ -808,12 +796,12 @@ def test_fast_listing_retries_a_200_with_an_error_body(
 
 @pytest.mark.seaweedfs
 def test_delete_objects_errors_and_required_content_md5_through_the_proxy(
-    bucket: Bucket, fault_proxy: FaultProxy
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str
 ) -> None:
     _fill(bucket, ["static/a.css", "static/b.css", "static/keep/c.css"])
     fault_proxy.add(Fault("DeleteObjects", None, require_content_md5(), times=None))
     fault_proxy.add(Fault("DeleteObjects", "static/keep/*", delete_errors("AccessDenied")))
-    storage = via_proxy(bucket, fault_proxy)
+    storage = via_proxy(bucket, fault_proxy, kind)
 
     failures = storage.delete(["static/a.css", "static/b.css", "static/keep/c.css"])
     storage.close()
@@ -823,14 +811,8 @@ def test_delete_objects_errors_and_required_content_md5_through_the_proxy(
 
 
 @pytest.mark.seaweedfs
-@pytest.mark.parametrize("path", ["lean", "botocore"])
-def test_server_time_is_the_storage_clock(bucket: Bucket, path: str) -> None:
-    settings = s3_settings(bucket, addressing_style="path")
-    if path == "lean":
-        opened = S3Storage.from_settings(settings)
-    else:
-        opened = S3Storage(settings, admin_client(bucket.server))
-    assert opened._lean_reads == (path == "lean")  # each way of sending HeadBucket
+def test_server_time_is_the_storage_clock(bucket: Bucket, kind: str) -> None:
+    opened = S3Storage.from_settings(s3_settings(bucket, transport=kind))
     try:
         bucket.client.put_object(Bucket=bucket.name, Key="clock", Body=b"x")
         written = bucket.head("clock")["LastModified"]

@@ -2,9 +2,8 @@
 not the secret key, the session token or the access key id in use, not the password of an
 endpoint URL's userinfo, also where an HTTP layer's exception text quotes them.
 
-Runs go through the real command against the real SeaweedFS, over HTTP and HTTPS, on the
-direct path and on botocore's (``BOTOCORE_PATH``: botocore's client, then the lean
-PutObject path it learns from its first PUT).
+Runs go through the real command against the real SeaweedFS, over HTTP and HTTPS, on both
+transports (the fast one, and botocore's client: ``BOTOCORE``).
 """
 
 from __future__ import annotations
@@ -27,15 +26,16 @@ from tests.conftest import Bucket
 from tests.support.faultproxy import Fault, FaultProxy, delete_errors, error
 from tests.support.redirect import redirect_server
 from tests.support.seaweed import ACCESS_KEY, SECRET_KEY
-from tests.test_bad_settings import BOTOCORE_PATH, bare_app, base_config, invoke
+from tests.test_bad_settings import BOTOCORE, bare_app, base_config, invoke
 
 TOKEN = "FwoGZXIvYXdzEXAMPLEsessionTOKENvalue0123456789"
 PASSWORD = "hunter2-endpoint-password"
 USER = "cc-endpoint-user"
 VERBOSITIES = [["-v"], ["-q"], [], ["--json"]]
 VERBOSITY_IDS = ["verbose", "quiet", "default", "json"]
-PATHS = [{}, BOTOCORE_PATH]
-PATH_IDS = ["direct", "botocore"]
+#: Settings that pick each transport.
+PATHS = [{}, BOTOCORE]
+PATH_IDS = ["fast", "botocore"]
 
 
 def assert_no_secret(result: Result, *secrets: str) -> None:
@@ -63,8 +63,8 @@ def with_json(args: list[str], result: Result) -> None:
 def test_a_session_token_ending_in_cr_is_refused_and_never_printed(
     args: list[str], https: bool, path_env: dict[str, str], bucket: Bucket, tmp_path: Path
 ) -> None:
-    app = bare_app(tmp_path, base_config(bucket, https))
-    result = invoke(app, args, {**path_env, "AWS_SESSION_TOKEN": TOKEN + "\r"})
+    app = bare_app(tmp_path, base_config(bucket, https) | path_env)
+    result = invoke(app, args, {"AWS_SESSION_TOKEN": TOKEN + "\r"})
     assert_no_secret(result, TOKEN, TOKEN[:20], SECRET_KEY)
     assert result.exit_code == 2, result.output
     assert "AWS_SESSION_TOKEN" in result.output
@@ -101,14 +101,15 @@ def run_with_endpoint(
 def test_an_endpoint_password_is_never_printed(
     args: list[str], https: bool, bucket: Bucket, tmp_path: Path
 ) -> None:
-    """A run that works (every request path, the lean PutObject path included), a missing
+    """A run that works (on both transports), a missing
     bucket (exit 3), an endpoint that does not answer (exit 1) and one that redirects
     everything (exit 3): the password shows nowhere."""
     server = bucket.server
     address = (server.https_endpoint if https else server.endpoint).split("://")[1]
     endpoint = userinfo_url(address, https)
-    done = run_with_endpoint(bucket, tmp_path, endpoint, https, args)
-    assert done.exit_code == 0, done.output
+    for transport in ("fast", "botocore"):
+        done = run_with_endpoint(bucket, tmp_path, endpoint, https, args, transport=transport)
+        assert done.exit_code == 0, done.output
     assert bucket.keys() >= {"static/site.css"}
     missing = run_with_endpoint(bucket, tmp_path, endpoint, https, args, bucket="no-such-bucket")
     assert missing.exit_code == 3, missing.output
@@ -151,7 +152,10 @@ def test_public_urls_never_carry_the_endpoint_password(
 
 def proxied(tmp_path: Path, bucket: Bucket, proxy: FaultProxy, **extra: Any) -> Flask:
     config = base_config(bucket) | {"CLOUDCOLLECT_ENDPOINT_URL": proxy.url}
-    config |= {f"CLOUDCOLLECT_{name.upper()}": value for name, value in extra.items()}
+    config |= {
+        name if name.startswith("CLOUDCOLLECT_") else f"CLOUDCOLLECT_{name.upper()}": value
+        for name, value in extra.items()
+    }
     return bare_app(tmp_path, config)
 
 
@@ -175,14 +179,14 @@ def test_credentials_quoted_in_error_answers_are_never_printed(
     bucket.client.put_object(Bucket=bucket.name, Key="static/orphan.txt", Body=b"x")
     fault_proxy.add(Fault("PutObject", "static/*.css", error(400, "InvalidArgument", ECHO)))
     fault_proxy.add(Fault("DeleteObjects", "static/orphan.txt", delete_errors("Denied", ECHO)))
-    app = proxied(tmp_path, bucket, fault_proxy, delete=True)
-    result = invoke(app, args, path_env)
+    app = proxied(tmp_path, bucket, fault_proxy, delete=True, **path_env)
+    result = invoke(app, args)
     assert_no_secret(result, SECRET_KEY, ACCESS_KEY)
     with_json(args, result)
     assert result.exit_code == 1, result.output
     assert f"signed by {MASK} with" in result.output
     fault_proxy.add(Fault("ListObjectsV2", None, error(400, "InvalidArgument", ECHO), times=None))
-    listing = invoke(proxied(tmp_path, bucket, fault_proxy), args, path_env)
+    listing = invoke(proxied(tmp_path, bucket, fault_proxy, **path_env), args)
     assert_no_secret(listing, SECRET_KEY, ACCESS_KEY)
     assert listing.exit_code == 1, listing.output
 

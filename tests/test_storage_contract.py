@@ -75,6 +75,8 @@ BACKENDS = [
     "filesystem",
     pytest.param("s3-http", marks=pytest.mark.seaweedfs),
     pytest.param("s3-https", marks=pytest.mark.seaweedfs),
+    pytest.param("s3-http-botocore", marks=pytest.mark.seaweedfs),
+    pytest.param("s3-https-botocore", marks=pytest.mark.seaweedfs),
 ]
 
 
@@ -116,7 +118,10 @@ def _build(request: pytest.FixtureRequest, tmp_path: Path, overrides: dict[str, 
     from cloudcollect.storage.s3 import S3Storage
 
     bucket = request.getfixturevalue("bucket")
-    storage = S3Storage.from_settings(s3_settings(bucket, https=name == "s3-https", **overrides))
+    transport = "botocore" if name.endswith("-botocore") else "fast"
+    https = name.startswith("s3-https")
+    settings = s3_settings(bucket, https=https, transport=transport, **overrides)
+    storage = S3Storage.from_settings(settings)
 
     def in_bucket(key: str) -> bytes | None:
         try:

@@ -355,7 +355,7 @@ def test_no_credentials_is_a_credentials_failure(
     transport = opened(s3_settings(bucket), kind)
     with pytest.raises(TransportError) as failed:
         transport.send(Request("HeadBucket"))
-    assert failed.value.code == "NoCredentials"
+    assert failed.value.code == "NoCredentialsError"
 
 
 def test_a_file_that_shrank_fails_as_source_changed(

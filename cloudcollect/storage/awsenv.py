@@ -198,7 +198,10 @@ def fast_endpoint(settings: Settings, session: botocore.session.Session) -> Endp
     region_name = region(settings, session) or "us-east-1"
     style = addressing_style(settings, session)
     if settings.endpoint_url:
-        base = settings.endpoint_url.rstrip("/")
+        parts = urlsplit(settings.endpoint_url)
+        # user:password@ in the URL: botocore leaves it out of the host, and so do we
+        netloc = parts.netloc.rpartition("@")[2]
+        base = f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
         return Endpoint(base, bucket, region_name, style == "virtual")
     virtual = style == "virtual" or (style == "auto" and bool(_DNS_BUCKET.match(bucket)))
     return Endpoint(f"https://s3.{region_name}.amazonaws.com", bucket, region_name, virtual)
@@ -242,7 +245,11 @@ def _section(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def open_transport(settings: Settings, preference: str = "auto") -> Transport:
+def open_transport(
+    settings: Settings,
+    preference: str = "auto",
+    session: botocore.session.Session | None = None,
+) -> Transport:
     """The transport for ``settings`` (see the selection rule above); ConfigError for an
     unknown profile, a bad endpoint URL or an option the asked-for transport cannot honour.
     ``settings`` are the effective ones (``providers.effective``)."""
@@ -250,7 +257,7 @@ def open_transport(settings: Settings, preference: str = "auto") -> Transport:
 
     if settings.endpoint_url:
         check_endpoint_url(settings.endpoint_url)
-    session = aws_session(settings)
+    session = session or aws_session(settings)
     policy = RetryPolicy(settings.max_attempts)
     pool_size = settings.workers + 4
     if choose_transport(settings, session, preference) == "fast":

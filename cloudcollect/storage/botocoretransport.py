@@ -28,10 +28,10 @@ from xml.sax.saxutils import escape
 import botocore.exceptions as bce
 
 from ..config import Settings
-from ..errors import ConfigError
 from . import awsenv
 from .fasttransport import credentials_error
 from .retry import Retryable, RetryPolicy
+from .s3preflight import client_value_error
 from .transport import (
     SUBRESOURCES,
     FileSlice,
@@ -251,9 +251,8 @@ def make_client(settings: Settings, session: botocore.session.Session, pool_size
             verify=settings.ca_bundle if settings.ca_bundle else None,
             config=client_config(settings, session, pool_size),
         )
-    except ValueError as error:  # bad endpoint URL
-        message = f"CLOUDCOLLECT_ENDPOINT_URL: {error}"
-        raise ConfigError(message, key="CLOUDCOLLECT_ENDPOINT_URL") from None
+    except ValueError as error:  # a bad endpoint URL or region, maybe from the environment
+        raise client_value_error(error, settings, os.environ) from None
 
 
 def client_config(settings: Settings, session: botocore.session.Session, pool_size: int) -> Config:

@@ -28,7 +28,7 @@ from ..baseurl import object_url
 from ..config import Settings
 from ..keys import quote_key
 from ..report import DELETED, UPLOADED, Report
-from .s3 import translate_error
+from .s3errors import translate_error
 
 MAX_PATHS = 3000
 

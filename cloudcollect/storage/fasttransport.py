@@ -105,6 +105,9 @@ class FastTransport:
             )
         except urllib3.exceptions.SSLError as error:
             raise TransportError("SSLError", f"{self._where()}: {error}") from None
+        except urllib3.exceptions.NewConnectionError as error:  # a ConnectTimeoutError too
+            message = f"{self._where()}: {type(error).__name__}: {error}"
+            raise Retryable("ConnectionError", message) from None
         except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError):
             raise Retryable("Timeout", f"{self._where()}: no answer in time") from None
         except (urllib3.exceptions.HTTPError, OSError) as error:
@@ -139,7 +142,7 @@ class FastTransport:
                 except botocore.exceptions.BotoCoreError as error:
                     raise credentials_error(error) from None
                 if self._credentials is None:
-                    raise TransportError("NoCredentials", "no AWS credentials found")
+                    raise TransportError("NoCredentialsError", "no AWS credentials found")
         try:
             return self._credentials.get_frozen_credentials()
         except botocore.exceptions.BotoCoreError as error:  # a refresh failed
@@ -151,7 +154,7 @@ def credentials_error(error: Exception) -> TransportError:
     import botocore.exceptions
 
     if isinstance(error, (botocore.exceptions.NoCredentialsError,)):
-        return TransportError("NoCredentials", "no AWS credentials found")
+        return TransportError("NoCredentialsError", "no AWS credentials found")
     name = type(error).__name__
     return TransportError("CredentialsError", f"credentials could not be loaded ({name})")
 

@@ -1,5 +1,4 @@
-"""What the S3 storage checks before its first request, on every request path (botocore's
-client, the lean path, the direct path), and its guard against a redirect loop.
+"""What the S3 storage checks before its first request, whichever transport it uses.
 
 - The CA bundle in effect for an HTTPS endpoint (or AWS's own), taken as botocore takes it
   (``CLOUDCOLLECT_CA_BUNDLE``, else ``AWS_CA_BUNDLE``, else ``REQUESTS_CA_BUNDLE``), must
@@ -12,28 +11,40 @@ client, the lean path, the direct path), and its guard against a redirect loop.
   remembered for ``redact.scrub``.
 - A region or endpoint botocore refuses (``AWS_DEFAULT_REGION="us east"``,
   ``AWS_ENDPOINT_URL_S3="http://[::1"``) is a ConfigError naming where it came from.
-- A 3xx answer without ``x-amz-bucket-region`` (an endpoint that redirects everything):
-  botocore would send HeadBucket to learn the bucket's region, get a 3xx again and recurse
-  until RecursionError. :func:`pin_redirect_region` gives such an answer the client's own
-  region, so botocore retries once and raises the 301 (exit 3 at the preflight).
+
+A 3xx answer without ``x-amz-bucket-region`` (an endpoint that redirects everything) is
+handled by the transports themselves: it fails at once (exit 3 at the preflight).
 """
 
 from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from .. import redact
 from ..config import Settings
 from ..errors import ConfigError
 from ..values import CONTROL, endpoint_problem, region_problem
-from .s3direct import tls_context
-from .s3lean import Credentials
 
 _CA_SOURCES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
+
+
+class Credentials(NamedTuple):
+    access_key: str
+    secret_key: str
+    token: str | None
+
+
+def tls_context(bundle: str) -> ssl.SSLContext:
+    """A verifying client context trusting ``bundle`` (a file, or a directory of CAs)."""
+    if os.path.isdir(bundle):
+        return ssl.create_default_context(capath=bundle)
+    return ssl.create_default_context(cafile=bundle)
+
+
 _REDIRECTS = (301, 302, 307)
 _REGION_HEADER = "x-amz-bucket-region"
 
@@ -85,11 +96,17 @@ def check_credentials(credentials: Credentials, source: str, environ: Mapping[st
 
 
 def botocore_credentials(session: Any, environ: Mapping[str, str]) -> None:
-    """:func:`check_credentials` for what a botocore session resolved (nothing if none)."""
-    resolved = session.get_credentials()
-    if resolved is None:
+    """:func:`check_credentials` for what a botocore session resolved (nothing if none,
+    or if the chain fails: the first request reports that)."""
+    import botocore.exceptions
+
+    try:
+        resolved = session.get_credentials()
+        if resolved is None:
+            return
+        frozen = resolved.get_frozen_credentials()
+    except botocore.exceptions.BotoCoreError:
         return
-    frozen = resolved.get_frozen_credentials()
     credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
     check_credentials(credentials, str(getattr(resolved, "method", "botocore")), environ)
 
@@ -130,16 +147,3 @@ def client_value_error(
     name = setting if given else next((n for n in sources if environ.get(n)), None)
     where = name or f"the AWS config file's {what}"
     return ConfigError(f"{where}: {error}", key=name)
-
-
-def pin_redirect_region(region: str) -> Callable[..., None]:
-    """A ``before-parse.s3`` handler: a 3xx answer without ``x-amz-bucket-region`` gets
-    ``region`` in that header (see the module docstring)."""
-
-    def handler(response_dict: dict[str, Any], **_: Any) -> None:
-        headers = response_dict.get("headers")
-        redirect = response_dict.get("status_code") in _REDIRECTS
-        if redirect and headers is not None and _REGION_HEADER not in headers:
-            headers[_REGION_HEADER] = region
-
-    return handler

@@ -93,3 +93,14 @@ def child_text(body: bytes, tag: str) -> str | None:
         if element.tag.rpartition("}")[2] == tag:
             return element.text or ""
     return None
+
+
+def delete_errors(body: bytes) -> list[tuple[str, str, str]]:
+    """(key, code, message) of each ``<Error>`` in a DeleteObjects answer."""
+    failures: list[tuple[str, str, str]] = []
+    for element in ET.fromstring(body).iter():
+        if element.tag.rpartition("}")[2] != "Error":
+            continue
+        fields = {child.tag.rpartition("}")[2]: child.text or "" for child in element}
+        failures.append((fields.get("Key", ""), fields.get("Code", ""), fields.get("Message", "")))
+    return failures

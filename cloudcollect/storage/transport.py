@@ -156,7 +156,7 @@ class TransportError(Exception):
 
     ``code``: the service's error code (the HTTP status as text when the answer had no
     error document, as botocore does: ``"404"`` for a HEAD), or one of
-    ``ConnectionError``, ``Timeout``, ``SSLError``, ``SourceChanged``, ``NoCredentials``,
+    ``ConnectionError``, ``Timeout``, ``SSLError``, ``SourceChanged``, ``NoCredentialsError``,
     ``CredentialsError``. ``status`` is the HTTP status when there was an answer.
     """
 
