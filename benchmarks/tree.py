@@ -6,6 +6,7 @@ Profiles (counts multiplied by ``scale``; sizes are drawn log-uniformly between 
   json, html, map: compressible pseudo-code), 360 images and fonts of 5 KB-2 MB and
   5 media/archive files of 10-30 MB (random bytes).
 - ``small-files``: 20,000 files of 0.5-16 KB (16,000 text, 4,000 binary), about 90 MB.
+- ``100k``: 100,000 files of 0.5-8 KB (80,000 text, 20,000 binary), about 280 MB.
 
 The same ``(profile, seed, scale)`` always gives byte-identical files at the same paths.
 """
@@ -49,6 +50,10 @@ PROFILES: dict[str, tuple[Group, ...]] = {
     "small-files": (
         Group(16000, KB // 2, 16 * KB, ("css", "js", "svg", "json", "html"), True, TEXT_DIRS),
         Group(4000, KB // 2, 16 * KB, ("png", "ico", "woff2", "gif"), False, IMAGE_DIRS),
+    ),
+    "100k": (
+        Group(80000, KB // 2, 8 * KB, ("css", "js", "svg", "json", "html"), True, TEXT_DIRS),
+        Group(20000, KB // 2, 8 * KB, ("png", "ico", "woff2", "gif"), False, IMAGE_DIRS),
     ),
 }
 
