@@ -20,9 +20,10 @@ compare each tool with the best *other* tool of the same scenario (the floor exc
 
 Every profile runs in each AWS configuration of ``--aws-config`` (``benchmarks.tools``:
 keys in the environment; a config file with an ``s3`` section plus a shared-credentials
-profile; keys with a session token), every tool with the same files, each configuration
-into its own buckets. After each cold run the size of cloudcollect's state object is
-recorded.
+profile; keys with a session token, which needs a store that accepts that token: SeaweedFS
+4.48 answers InvalidAccessKeyId to any session token it did not issue), every tool with the
+same files, each configuration into its own buckets. After each cold run the size of
+cloudcollect's state object is recorded.
 
 A separate measurement uploads one big file (2 GiB by default, generated once under
 ``--big-dir`` and reused) with cloudcollect and the peers, cold, and reports peak RSS;
@@ -463,8 +464,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", choices=PROFILE_CHOICES, default="both")
     parser.add_argument(
         "--aws-config",
-        default="all",
-        help=f"comma-separated, from {', '.join(tools.AWS_CONFIGS)}, or all",
+        default="env,profile",
+        help=f"comma-separated, from {', '.join(tools.AWS_CONFIGS)}, or all (token needs a "
+        "store that accepts the session token: SeaweedFS refuses unknown ones)",
     )
     parser.add_argument("--scale", type=float, default=1.0, help="multiply file counts")
     parser.add_argument(
