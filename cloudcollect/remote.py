@@ -8,10 +8,11 @@ deleted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config import Settings
 from .errors import FatalStorageError, StorageError
+from .hashing import plain_md5_from_etag
 from .lease import LIST_DENIED, Lease, lease_key, lease_run
 from .plan import LocalAsset, needs_head
 from .report import UNCHANGED, UPLOADED, Report
@@ -20,6 +21,17 @@ from .storage.base import RemoteObject, Storage, put_bytes
 from .sync import run_parallel
 
 STATE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+#: The headers digest of an object another client rewrote: matches no wanted headers.
+REWRITTEN = "rewritten-by-another-client"
+
+
+def rewritten_elsewhere(obj: RemoteObject) -> bool:
+    """Whether a HEAD shows bytes other than the ones cloudcollect uploaded: a plain-MD5
+    ETag that differs from the MD5 recorded in the metadata at upload (another client
+    wrote the object and copied the metadata: same size and headers, other bytes). Only
+    meaningful where ETags are MD5s (``CLOUDCOLLECT_TRUST_ETAG``; not SSE-KMS)."""
+    etag_md5 = plain_md5_from_etag(obj.etag)
+    return obj.md5 is not None and etag_md5 is not None and etag_md5 != obj.md5
 
 
 @dataclass
@@ -128,9 +140,12 @@ def resolve_unknown(
         if obj is None:
             remote.objects.pop(key, None)
             return
+        rewritten = settings.trust_etag and rewritten_elsewhere(obj)
+        if rewritten:
+            obj = replace(obj, md5=plain_md5_from_etag(obj.etag))
         remote.objects[key] = obj
         if remote.live_headers is not None:
-            remote.live_headers[key] = headers_digest(obj.headers)
+            remote.live_headers[key] = REWRITTEN if rewritten else headers_digest(obj.headers)
 
     keys = (
         needs_head(assets, remote.objects, remote.live_headers)

@@ -127,3 +127,37 @@ def test_commit_variables_are_read_in_order() -> None:
     assert commit_from_env({"GIT_COMMIT": "b", "GITHUB_SHA": "a"}) == "a"
     manifest = new_manifest({"a.css": "a.1.css"}, __import__("datetime").datetime.now(), commit="c")
     assert decode_manifest(encode_manifest(manifest), "x").commit == "c"
+
+
+def test_check_reports_a_precompressed_object_rewritten_with_its_metadata_copied(
+    bucket: Bucket, tmp_path: Path
+) -> None:
+    """Another client rewrites an in-place gzip object, same size, and copies its
+    metadata (the recorded MD5 included): the ETag no longer matches that MD5, so
+    ``--check`` reports it and the next publish repairs it."""
+    from cloudcollect.check import check
+
+    app = fingerprint_app(tmp_path, bucket, precompress=["gzip"], precompress_mode="in-place")
+    (tmp_path / "static/js/app.js").write_text("console.log(1);\n" * 100)
+    run(app)
+    files = manifest_of(app)["files"]
+    assert isinstance(files, dict)
+    key = PREFIX + files["static/js/app.js"]
+    head = bucket.head(key)
+    tampered = gzip.compress(("console.log(2);\n" * 100).encode(), mtime=0)
+    assert len(tampered) == head["ContentLength"]
+    bucket.client.put_object(
+        Bucket=bucket.name,
+        Key=key,
+        Body=tampered,
+        Metadata=head["Metadata"],
+        ContentEncoding="gzip",
+        ContentType=head["ContentType"],
+        CacheControl=head["CacheControl"],
+    )
+    report = check(app)
+    assert report.exit_code == 5
+    assert [d["key"] for d in report.differences()] == [key]
+    run(app)
+    assert gzip.decompress(bucket.read(key)) == (tmp_path / "static/js/app.js").read_bytes()
+    assert check(app).exit_code == 0
