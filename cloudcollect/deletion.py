@@ -82,13 +82,13 @@ def allowed_deletes(
     settings: Settings,
     report: Report,
     remote: RemoteView,
-    own: Collection[str] = (),
 ) -> list[Step] | None:
     """The plan's deletions once every guard agrees; None without ``--delete`` or when
     failures skip deletion.
 
-    Raises DeletionRefused (exit 4) when a guard refuses. ``own`` are cloudcollect's own
-    keys that a fingerprinted run took out of ``remote.objects``.
+    Raises DeletionRefused (exit 4) when a guard refuses. The mode check reads
+    ``remote.objects``: a plain run's view holds every listed key (a fingerprinted run's
+    leaves its own objects out, but the check passes a fingerprinted run anyway).
     """
     if not settings.delete:
         return None
@@ -103,7 +103,7 @@ def allowed_deletes(
         missing = ", ".join(discovery.missing_folders)
         raise DeletionRefused(f"a static folder is missing ({missing}): refusing to delete")
     deletes = plan.of(Action.DELETE)
-    _check_mode(settings, [*remote.objects, *own])
+    _check_mode(settings, remote.objects)
     _check_sources(discovery, settings, deletes)
     if len(deletes) > settings.max_delete:
         raise DeletionRefused(

@@ -1,11 +1,13 @@
-"""One fingerprinted publish run (``CLOUDCOLLECT_FINGERPRINT``), as the pipeline drives it.
+"""One fingerprinted publish run (``CLOUDCOLLECT_FINGERPRINT``), as its plug-in
+(``cloudcollect.plugins.fingerprinting``) drives it.
 
 Order, for releases without 404s:
 
 1. ``derive``: the hashed copies join the run's assets (uploaded with the originals; an
    unchanged hashed copy is skipped like any unchanged file).
 2. ``take_own``: cloudcollect's own objects under ``PREFIX.cloudcollect/`` (the current
-   manifest and the history ``manifests/<release>.json``) leave the listing, so the plan
+   manifest and the history ``manifests/<release>.json``) are left out of the objects the
+   plan compares with (a new mapping; the listing is not changed), so the plan
    never treats them as orphans; the current manifest is read.
 3. ``cleanup``: the plan's deletions are cut down to what no kept release references (the
    new one and the ``CLOUDCOLLECT_KEEP_MANIFESTS`` before it) and what is older than
@@ -26,7 +28,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -103,11 +105,14 @@ class Release:
         ``CLOUDCOLLECT_FINGERPRINT_EXCLUDE`` (no copy, not rewritten, referenced as is)."""
         return self.hashed(path) or self.plain.match(path) is not None
 
-    def take_own(self, objects: dict[str, RemoteObject], listed: bool) -> None:
-        """Move cloudcollect's own objects out of ``objects``; read the current manifest."""
+    def take_own(
+        self, objects: Mapping[str, RemoteObject], listed: bool
+    ) -> dict[str, RemoteObject]:
+        """``objects`` without cloudcollect's own objects (kept in ``own``); reads the
+        current manifest."""
         folder = self.prefix + OWN_FOLDER
-        for key in [key for key in objects if key.startswith(folder)]:
-            self.own[key] = objects.pop(key)
+        self.own = {key: obj for key, obj in objects.items() if key.startswith(folder)}
+        others = {key: obj for key, obj in objects.items() if not key.startswith(folder)}
         key = current_manifest_key(self.prefix)
         if key in self.own or not listed:
             data = self.storage.get(key)
@@ -123,6 +128,7 @@ class Release:
         else:
             commit = commit_from_env(os.environ)
             self.manifest = new_manifest(self.files, self.now, integrity, commit)
+        return others
 
     def _integrity(self) -> dict[str, str]:
         """The SRI digest of each path's hashed object: the current manifest's where the
@@ -136,7 +142,7 @@ class Release:
             for path, hashed in self.files.items()
         }
 
-    def cleanup(self, plan: Plan, objects: dict[str, RemoteObject]) -> Plan:
+    def cleanup(self, plan: Plan, objects: Mapping[str, RemoteObject]) -> Plan:
         """``plan`` with only the deletions a release-aware cleanup allows (reason "no
         local source", as ``--check`` reads it: none of these objects has one)."""
         assert self.manifest is not None

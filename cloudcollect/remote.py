@@ -34,9 +34,10 @@ def rewritten_elsewhere(obj: RemoteObject) -> bool:
     return obj.md5 is not None and etag_md5 is not None and etag_md5 != obj.md5
 
 
-@dataclass
+@dataclass(frozen=True)
 class RemoteView:
-    """What the storage holds under the prefix, as far as the run knows it."""
+    """What the storage holds under the prefix, as far as the run knows it. A stage that
+    learns more returns a new view (``dataclasses.replace``), never edits this one."""
 
     objects: dict[str, RemoteObject]
     live_headers: dict[str, str] | None  # key -> headers_digest; None: no headers stored
@@ -114,9 +115,10 @@ def resolve_unknown(
     storage: Storage,
     report: Report,
     settings: Settings,
-) -> None:
-    """HEAD the keys the listing cannot decide (all of them when listing was denied) and
-    record what they show; a failed HEAD means "unknown", so that key is uploaded."""
+) -> RemoteView:
+    """``remote`` with what a HEAD shows for each key the listing cannot decide (all of
+    them when listing was denied); a failed HEAD means "unknown", so that key is uploaded.
+    ``remote`` itself is left as it is."""
     if not remote.listed:
         report.warn(
             f"cannot list {settings.prefix or 'the bucket'!r} (access denied): checking each "
@@ -131,6 +133,9 @@ def resolve_unknown(
         except StorageError as error:  # unknown, never "unchanged": the key is uploaded
             return key, error
 
+    objects = dict(remote.objects)
+    live = None if remote.live_headers is None else dict(remote.live_headers)
+
     def remember(found: tuple[str, RemoteObject | StorageError | None]) -> None:
         key, obj = found
         if isinstance(obj, StorageError):
@@ -138,14 +143,14 @@ def resolve_unknown(
                 report.warn(f"cannot check {key} ({obj.code}): uploading it")
             obj = None if not remote.listed else remote.objects.get(key)
         if obj is None:
-            remote.objects.pop(key, None)
+            objects.pop(key, None)
             return
         rewritten = settings.trust_etag and rewritten_elsewhere(obj)
         if rewritten:
             obj = replace(obj, md5=plain_md5_from_etag(obj.etag))
-        remote.objects[key] = obj
-        if remote.live_headers is not None:
-            remote.live_headers[key] = REWRITTEN if rewritten else headers_digest(obj.headers)
+        objects[key] = obj
+        if live is not None:
+            live[key] = REWRITTEN if rewritten else headers_digest(obj.headers)
 
     keys = (
         needs_head(assets, remote.objects, remote.live_headers)
@@ -153,3 +158,4 @@ def resolve_unknown(
         else [asset.key for asset in assets]
     )
     run_parallel(keys, head, remember, workers=settings.workers)
+    return replace(remote, objects=objects, live_headers=live)

@@ -10,8 +10,8 @@ import pytest
 
 from cloudcollect import MemoryStorage, publish
 from cloudcollect.extension import app_settings
+from cloudcollect.hashstage import SERIAL_HASH_MAX
 from cloudcollect.lease import LEASE_NAME
-from cloudcollect.pipeline import SERIAL_HASH_MAX
 from cloudcollect.report import Report
 from cloudcollect.state import STATE_NAME
 from cloudcollect.storage.memory import StoredObject

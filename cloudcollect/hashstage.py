@@ -1,0 +1,89 @@
+"""The hash stage: every discovered file's MD5 (from the hash cache when it is unchanged)
+and wanted headers, as LocalAssets. A file that cannot be read is a failed Outcome in the
+report, not an asset.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from .config import Settings
+from .discovery import LocalFile
+from .hashcache import open_cache
+from .headers import headers_for
+from .plan import LocalAsset
+from .report import FAILED, Outcome
+from .run import Found, RunContext
+from .sync import run_parallel
+
+#: Files up to this size are hashed one after another on one thread (see hash_files). On
+#: 20,000 files of about 4 KB, 2 cores: 0.27 s in one thread, 0.47-0.66 s on 2 to 16.
+SERIAL_HASH_MAX = 64 * 1024
+
+
+def hash_stage(run: RunContext, found: Found) -> list[LocalAsset]:
+    """The assets of every readable file (a name a bundler hashed gets immutable headers)."""
+    assets: list[LocalAsset] = []
+
+    def keep(result: LocalAsset | Outcome) -> None:
+        if isinstance(result, Outcome):
+            run.report.add(result)
+        else:
+            assets.append(result)
+
+    hash_one = _hasher(run.settings, found.hashed)
+    hash_files(found.discovery.files, hash_one, keep, _hashing_threads(run.settings))
+    return assets
+
+
+def hash_files(
+    files: list[LocalFile],
+    hash_one: Callable[[LocalFile], LocalAsset | Outcome],
+    keep: Callable[[LocalAsset | Outcome], None],
+    threads: int,
+) -> None:
+    """Hash files above :data:`SERIAL_HASH_MAX` on ``threads`` threads and, meanwhile, the
+    smaller ones one after another on one more thread: for them a thread hand-off per file
+    would cost more than the hashing itself. ``keep`` runs in the calling thread."""
+    small = [file for file in files if file.size <= SERIAL_HASH_MAX]
+    large = [file for file in files if file.size > SERIAL_HASH_MAX]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-hash") as serial:
+        hashed = serial.submit(lambda: [hash_one(file) for file in small])
+        run_parallel(large, hash_one, keep, workers=threads)
+        for result in hashed.result():
+            keep(result)
+
+
+def _hashing_threads(settings: Settings) -> int:
+    """Hashing is CPU work (hashlib releases the GIL on large reads): two threads a core
+    keep the disks and cores busy; more only contend for the GIL on small files."""
+    return max(1, min(settings.workers, 2 * (os.cpu_count() or 1)))
+
+
+def _hasher(
+    settings: Settings, is_hashed: Callable[[str], bool]
+) -> Callable[[LocalFile], LocalAsset | Outcome]:
+    prefix_length = len(settings.prefix)
+    cache = open_cache(settings.hash_cache)  # MD5s of files unchanged since a last run
+
+    def hash_one(file: LocalFile) -> LocalAsset | Outcome:
+        try:
+            md5 = cache.md5(file.path)
+        except OSError as error:
+            message = f"cannot read {file.path}: {error.strerror or error}"
+            return Outcome(
+                file.key,
+                "upload",
+                FAILED,
+                "unreadable",
+                file.size,
+                error_code="LocalReadError",
+                message=message,
+            )
+        path = file.key[prefix_length:]
+        headers = headers_for(path, settings, hashed=is_hashed(path))
+        return LocalAsset(file.key, file.path, file.size, file.mtime_ns, md5, headers)
+
+    return hash_one

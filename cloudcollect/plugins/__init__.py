@@ -1,0 +1,39 @@
+"""The plug-ins of a run (see ``cloudcollect.run`` for the hooks); one module each.
+
+``active`` lists the ones a run's settings turn on, in the order their hooks are called:
+the lease first (it guards every write), then fingerprinting (its copies are derived
+before precompression adds their ``.gz``/``.br`` variants), the state object, and the
+CloudFront invalidation last (it runs once everything else finished).
+"""
+
+from __future__ import annotations
+
+from ..config import Settings
+from ..run import Plugin
+from .cdn import CloudFrontInvalidation
+from .fingerprinting import Fingerprinting
+from .leasing import Leasing
+from .precompress import Precompression
+from .stateobject import StateObject
+
+
+def active(settings: Settings) -> tuple[Plugin, ...]:
+    """The plug-ins ``settings`` turn on, in hook order."""
+    lease = Leasing()
+    plugins: list[Plugin] = [lease]
+    if settings.fingerprint:
+        plugins.append(Fingerprinting())
+    plugins += [Precompression(), StateObject(lease)]
+    if settings.cloudfront_distribution_id:
+        plugins.append(CloudFrontInvalidation())
+    return tuple(plugins)
+
+
+__all__ = [
+    "CloudFrontInvalidation",
+    "Fingerprinting",
+    "Leasing",
+    "Precompression",
+    "StateObject",
+    "active",
+]
