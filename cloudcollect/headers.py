@@ -11,10 +11,15 @@ browser shows them as text and never runs them. ``.ts`` and ``.mts`` are also MP
 transport streams (``video/mp2t``): map them with ``CLOUDCOLLECT_MIME_TYPES`` for HLS
 segments. Files without an extension named like ``LICENSE``, ``COPYING``, ``NOTICE``,
 ``README`` (also ``LICENSE-MIT``) are plain text too.
+
+``headers_digest`` is how stored and wanted headers are compared (the plan, the state
+object): a digest of the headers a store gives back on HEAD, names case-insensitive.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import posixpath
 from collections.abc import Mapping
 
@@ -116,3 +121,31 @@ def headers_for(path: str, settings: Settings, *, hashed: bool = False) -> dict[
                 else:
                     headers.pop(canonical, None)
     return headers
+
+
+# Headers a store gives back on HEAD; only these take part in drift detection.
+_COMPARED = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "content-type",
+    "expires",
+    "x-amz-website-redirect-location",
+)
+
+
+def headers_digest(headers: Mapping[str, str]) -> str:
+    """A short digest of the compared headers (names case-insensitive, order-free)."""
+    return _digest(tuple(headers.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(items: tuple[tuple[str, str], ...]) -> str:
+    # A run has a handful of distinct header sets for thousands of files: cache them.
+    lines = sorted(
+        f"{name.lower()}:{value.strip()}"
+        for name, value in items
+        if name.lower() in _COMPARED or name.lower().startswith("x-amz-meta-")
+    )
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:20]

@@ -91,7 +91,7 @@ def publish(
             clock=clock,
             plugins=plugins.active(settings),
         )
-        _publish(run)
+        run_stages(run)
     except CloudCollectError as error:
         report.fatal = error
     finally:
@@ -103,8 +103,9 @@ def publish(
     return report
 
 
-def _publish(run: RunContext) -> None:
-    """The stages in order; the plug-ins' hooks run inside them (``cloudcollect.run``)."""
+def run_stages(run: RunContext) -> None:
+    """The stages in order, with the plug-ins' hooks between them (``cloudcollect.run``).
+    Raises what ``publish`` records as the Report's fatal error; closes nothing."""
     run.start()  # settings checks, before any request
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
         listing = lister.submit(list_stage, run)  # runs while discovering and hashing

@@ -12,7 +12,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .state import headers_digest
+from .headers import headers_digest
 from .storage.base import RemoteObject
 
 

@@ -32,8 +32,7 @@ from .fingerprint.manifest import MANIFEST_HEADERS, Manifest, decode_manifest
 from .fingerprint.names import HISTORY_FOLDER, current_manifest_key, history_key, release_of
 from .lease import LIST_DENIED, Lease, lease_key, lease_run
 from .release import write_atomically
-from .remote import STATE_HEADERS
-from .state import encode, read_state, state_key
+from .state import STATE_HEADERS, encode, read_state, state_key
 from .storage.base import Storage, put_bytes
 
 

@@ -1,9 +1,9 @@
 """What the storage holds, as far as a run knows it: listing, state object and HEADs.
 
 ``read_remote`` lists the prefix and reads the state object (see ``cloudcollect.state``);
-``resolve_unknown`` HEADs only the keys a listing cannot decide; ``save_state`` records
-what the run left right. Without list permission every key is HEADed and nothing is
-deleted.
+``resolve_unknown`` HEADs only the keys a listing cannot decide; ``state_entries`` says
+what the run left right (written by ``cloudcollect.plugins.stateobject``). Without list
+permission every key is HEADed and nothing is deleted.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from dataclasses import dataclass, replace
 from .config import Settings
 from .errors import FatalStorageError, StorageError
 from .hashing import plain_md5_from_etag
+from .headers import headers_digest
 from .lease import LIST_DENIED, Lease, lease_key, lease_run
 from .plan import LocalAsset, needs_head
 from .report import UNCHANGED, UPLOADED, Report
-from .state import Recorded, encode, headers_digest, merge, read_state, state_key
-from .storage.base import RemoteObject, Storage, put_bytes
+from .state import Recorded, merge, read_state, state_key
+from .storage.base import RemoteObject, Storage
 from .sync import run_parallel
 
-STATE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 #: The headers digest of an object another client rewrote: matches no wanted headers.
 REWRITTEN = "rewritten-by-another-client"
 
@@ -80,17 +80,11 @@ def read_remote(settings: Settings, storage: Storage, trust_state: bool = True) 
     return RemoteView(merged, headers, recorded, True, lease, tuple(problems))
 
 
-def save_state(
-    assets: list[LocalAsset],
-    remote: RemoteView,
-    report: Report,
-    settings: Settings,
-    storage: Storage,
-    lease: Lease,
-) -> None:
-    """Record every key now known to be right (uploaded or unchanged); write only if new
-    or if this run took the lease (the state must name the run holding it). The lease is
-    checked before and after the write (LeaseLost: a newer run took over)."""
+def state_entries(
+    assets: list[LocalAsset], remote: RemoteView, report: Report
+) -> dict[str, Recorded]:
+    """The state object's entries after a run: every key now known to be right (uploaded,
+    with the ETag the upload returned, or unchanged, with the listed ETag)."""
     by_key = {asset.key: asset for asset in assets}
     entries: dict[str, Recorded] = {}
     for outcome in report.outcomes:
@@ -103,10 +97,7 @@ def save_state(
         else:
             etag = listed.etag if listed is not None else None
         entries[outcome.key] = Recorded(etag, asset.md5, headers_digest(asset.headers))
-    if entries != remote.recorded or lease.taken:
-        lease.hold("the state object")
-        put_bytes(storage, state_key(settings.prefix), encode(entries, lease.run), STATE_HEADERS)
-        lease.hold("the state object")
+    return entries
 
 
 def resolve_unknown(

@@ -14,29 +14,18 @@ object is also ignored when the release lease names another run (``cloudcollect.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from .hashing import plain_md5_from_etag
+from .headers import headers_digest as headers_digest  # re-exported: entries record it
 from .jsondoc import load_json
 from .storage.base import RemoteObject
 
 STATE_NAME = ".cloudcollect-state.json"
+STATE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
 VERSION = 2
-
-# Headers a store gives back on HEAD; only these take part in drift detection.
-_COMPARED = (
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "content-type",
-    "expires",
-    "x-amz-website-redirect-location",
-)
 
 
 @dataclass(frozen=True)
@@ -51,22 +40,6 @@ class Recorded:
 def state_key(prefix: str) -> str:
     """Key of the state object for a normalised prefix (``""`` or ``"a/b/"``)."""
     return prefix + STATE_NAME
-
-
-def headers_digest(headers: Mapping[str, str]) -> str:
-    """A short digest of the compared headers (names case-insensitive, order-free)."""
-    return _digest(tuple(headers.items()))
-
-
-@functools.lru_cache(maxsize=4096)
-def _digest(items: tuple[tuple[str, str], ...]) -> str:
-    # A run has a handful of distinct header sets for thousands of files: cache them.
-    lines = sorted(
-        f"{name.lower()}:{value.strip()}"
-        for name, value in items
-        if name.lower() in _COMPARED or name.lower().startswith("x-amz-meta-")
-    )
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:20]
 
 
 def encode(entries: Mapping[str, Recorded], run: str | None = None) -> bytes:

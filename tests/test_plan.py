@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cloudcollect.headers import headers_digest
 from cloudcollect.plan import Action, LocalAsset, make_plan, needs_head, upload_reason
-from cloudcollect.state import headers_digest
 from cloudcollect.storage.base import RemoteObject
 
 MD5_A = "0cc175b9c0f1b6a831c399e269772661"
