@@ -44,7 +44,8 @@ from .errors import ConfigError
 from .hashing import CHUNK
 from .plan import LocalAsset, Step
 from .providers import preset, with_no_transform
-from .report import FAILED, Outcome
+from .report import Outcome
+from .sync import changed_since_hashed, failed_outcome
 
 SUFFIXES = {"gzip": ".gz", "br": ".br"}
 PARAMETERS = {"gzip": "gzip-9", "br": "br-11"}
@@ -192,11 +193,11 @@ def compressing(upload: Callable[[Step], Outcome], settings: Settings) -> Callab
         try:
             with tempfile.NamedTemporaryFile(prefix="cloudcollect-", suffix=".tmp") as temp:
                 if _changed(asset):
-                    return _failed(step, "SourceChanged", "file changed since it was hashed")
+                    return failed_outcome(step, "SourceChanged", "file changed since it was hashed")
                 size, md5 = compress_to(asset.path, temp, asset.encoding)
                 temp.flush()
                 if _changed(asset):
-                    return _failed(step, "SourceChanged", "file changed while compressed")
+                    return failed_outcome(step, "SourceChanged", "file changed while compressed")
                 if size > asset.size * (1 - MIN_SAVING):
                     return upload(_uncompressed(step, asset))
                 stat = os.stat(temp.name)
@@ -205,7 +206,7 @@ def compressing(upload: Callable[[Step], Outcome], settings: Settings) -> Callab
                 )
                 return upload(dataclasses.replace(step, asset=packed, size=size))
         except OSError as error:
-            return _failed(step, "LocalReadError", f"{error.strerror or error}")
+            return failed_outcome(step, "LocalReadError", f"{error.strerror or error}")
 
     return run
 
@@ -218,11 +219,4 @@ def _uncompressed(step: Step, asset: LocalAsset) -> Step:
 
 
 def _changed(asset: LocalAsset) -> bool:
-    stat = os.stat(asset.path)
-    return stat.st_size != asset.size or stat.st_mtime_ns != asset.mtime_ns
-
-
-def _failed(step: Step, code: str, message: str) -> Outcome:
-    return Outcome(
-        step.key, "upload", FAILED, step.reason, step.size, error_code=code, message=message
-    )
+    return changed_since_hashed(os.stat(asset.path), asset.size, asset.mtime_ns)

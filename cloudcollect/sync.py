@@ -175,22 +175,22 @@ def upload_step(
         assert asset is not None
         try:
             with asset.path.open("rb") as stream:
-                if _changed(os.fstat(stream.fileno()), asset.size, asset.mtime_ns):
-                    return _failed(step, "SourceChanged", "file changed since it was hashed")
+                if changed_since_hashed(os.fstat(stream.fileno()), asset.size, asset.mtime_ns):
+                    return failed_outcome(step, "SourceChanged", "file changed since it was hashed")
                 source: BinaryIO = stream
                 if cancel is not None:
                     source = cast(BinaryIO, _CancellableFile(stream, cancel))
                 etag = storage.put(asset.key, source, asset.size, asset.md5, asset.headers)
-            if _changed(os.stat(asset.path), asset.size, asset.mtime_ns):
-                return _failed(step, "SourceChanged", "file changed during upload")
+            if changed_since_hashed(os.stat(asset.path), asset.size, asset.mtime_ns):
+                return failed_outcome(step, "SourceChanged", "file changed during upload")
         except FatalStorageError:
             raise
         except StorageError as error:
-            return _failed(step, error.code or "Error", str(error), error)
+            return failed_outcome(step, error.code or "Error", str(error), error)
         except OSError as error:
-            return _failed(step, "LocalReadError", f"{error.strerror or error}")
+            return failed_outcome(step, "LocalReadError", f"{error.strerror or error}")
         except _Cancelled:
-            return _failed(step, "Interrupted", "stopped by a signal before it was stored")
+            return failed_outcome(step, "Interrupted", "stopped by a signal before it was stored")
         retries = _put_retries(storage)
         return Outcome(
             step.key, "upload", UPLOADED, step.reason, step.size, retries=retries, etag=etag
@@ -214,27 +214,29 @@ def delete_keys(steps: list[Step], storage: Storage, report: Report) -> None:
             raise
         except StorageError as error:
             for step in batch:
-                report.add(_failed(step, error.code or "Error", str(error), error, "delete"))
+                report.add(failed_outcome(step, error.code or "Error", str(error), error, "delete"))
             continue
         for step in batch:
             failure = failures.get(step.key)
             if failure is None:
                 report.add(Outcome(step.key, "delete", DELETED, step.reason, step.size))
             else:
-                report.add(_failed(step, failure.code, failure.message, action="delete"))
+                report.add(failed_outcome(step, failure.code, failure.message, action="delete"))
 
 
-def _changed(stat: os.stat_result, size: int, mtime_ns: int) -> bool:
+def changed_since_hashed(stat: os.stat_result, size: int, mtime_ns: int) -> bool:
+    """Whether a file's ``stat`` differs in size or mtime from what was hashed."""
     return stat.st_size != size or stat.st_mtime_ns != mtime_ns
 
 
-def _failed(
+def failed_outcome(
     step: Step,
     code: str,
     message: str,
     error: StorageError | None = None,
     action: str = "upload",
 ) -> Outcome:
+    """The FAILED Outcome of ``step``; ``error`` adds its request id and retries."""
     return Outcome(
         step.key,
         action,
