@@ -3,7 +3,8 @@
 Library errors become exit codes here and only here. SIGINT and SIGTERM stop scheduling
 new transfers, let in-flight ones end, skip deletion, print the summary and exit 130/143
 (click alone would turn Ctrl-C into exit 1, the code of a partial failure). A second
-signal prints the summary of what is known and exits at once, with the same code.
+signal prints the summary of what is known and exits at once, with the same code
+(``cloudcollect.clisignals``).
 """
 
 from __future__ import annotations
@@ -12,14 +13,9 @@ import atexit
 import gc
 import json
 import os
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -27,104 +23,13 @@ from flask.cli import ScriptInfo
 
 from . import envvars
 from .check import CheckReport
+from .cliprogress import ProgressBar
+from .clisignals import Cancel, signals_cancel
 from .config import Settings
-from .errors import CloudCollectError, Interrupted
-from .eta import Estimator, cost, format_seconds
+from .errors import CloudCollectError
 from .extension import app_settings
 from .keys import printable
-from .plan import Plan
-from .report import FAILED, PLANNED, Outcome, Report
-
-
-class _Cancel(threading.Event):
-    """A cancel event that remembers which signal set it, and the Report being filled
-    (summarised if a second signal ends the process)."""
-
-    signum = signal.SIGINT.value
-    report: Report | None = None
-    started = 0.0
-
-
-@contextmanager
-def _signals_cancel(cancel: _Cancel) -> Iterator[None]:
-    """While active, SIGINT/SIGTERM set ``cancel``; a second signal ends the process at
-    once (:func:`_exit_now`)."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.is_set():
-            _exit_now(signum, cancel)
-        cancel.signum = signum
-        cancel.set()
-        _write_stderr(f"\nstopping after in-flight transfers (signal {signum})...\n")
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _exit_now(signum: int, cancel: _Cancel) -> NoReturn:
-    """The second signal: print the summary of what is known and leave with 128 + signum
-    without waiting for in-flight transfers (``os._exit``: no thread is joined). An
-    incomplete multipart upload may stay behind (see the README's lifecycle rule)."""
-    lines = [f"second signal {signum}: exiting now, in-flight transfers abandoned"]
-    report = cancel.report
-    if report is not None:
-        report.fatal = Interrupted(signum)
-        report.seconds = time.perf_counter() - cancel.started
-        lines.append(report.summary_line())
-    _write_stderr("\n" + "\n".join(lines) + "\n")
-    os._exit(128 + signum)
-
-
-def _write_stderr(text: str) -> None:
-    """Write to fd 2 directly: a signal handler may interrupt a buffered write to
-    ``sys.stderr``, which must not be re-entered."""
-    with suppress(OSError):
-        os.write(2, text.encode("utf-8", "replace"))
-
-
-class _ProgressBar:
-    """A click progress bar over the planned uploads, shown only on a terminal.
-
-    It advances by each upload's cost (bytes plus a request's worth, ``cloudcollect.eta``)
-    and shows that module's estimate instead of click's files-per-second one.
-    """
-
-    def __init__(self, enabled: bool, workers: int = 1) -> None:
-        self.enabled = enabled
-        self.workers = workers
-        self.bar: Any = None
-        self.eta: Estimator | None = None
-
-    def start(self, plan: Plan) -> None:
-        if self.enabled and plan.uploads:
-            sizes = [step.size for step in plan.uploads]
-            self.eta = Estimator(sizes, self.workers, time.monotonic())
-            self.bar = click.progressbar(
-                length=self.eta.total,
-                label="uploading",
-                file=sys.stderr,
-                show_eta=False,
-                item_show_func=lambda text: text,
-            )
-            self.bar.__enter__()
-
-    def __call__(self, outcome: Outcome, **_: Any) -> None:
-        if self.bar is not None and self.eta is not None and outcome.action == "upload":
-            self.eta.add(outcome.size)
-            text = format_seconds(self.eta.remaining(time.monotonic()))
-            self.bar.update(cost(outcome.size), text or None)
-
-    def finish(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
+from .report import FAILED, PLANNED, Report
 
 
 @click.group("cloudcollect", invoke_without_command=True)
@@ -291,12 +196,12 @@ def _run(
     from .pipeline import publish
 
     interactive = sys.stderr.isatty() and not (quiet or as_json or verbose)
-    bar = _ProgressBar(interactive, settings.workers)
-    cancel = _Cancel()
+    bar = ProgressBar(interactive, settings.workers)
+    cancel = Cancel()
     # a check's own summary line if a second signal ends it
     cancel.report = CheckReport(dry_run=True) if check else Report(dry_run=dry_run)
     cancel.started = time.perf_counter()
-    with _signals_cancel(cancel):
+    with signals_cancel(cancel):
         try:
             report = (
                 check_run(

@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from cloudcollect.cli import _ProgressBar
+from cloudcollect.cliprogress import ProgressBar
 from cloudcollect.eta import REQUEST_COST, Estimator, format_seconds
 from cloudcollect.plan import Action, Plan, Step
 from cloudcollect.report import UPLOADED, Outcome
@@ -100,7 +100,7 @@ def test_no_estimate_until_the_parallel_workers_have_each_finished_one() -> None
 def test_the_bar_advances_by_cost_and_shows_the_estimate() -> None:
     sizes = [3 * MIB, MIB]
     plan = Plan(tuple(Step(Action.UPLOAD, f"k{i}", "new", None, s) for i, s in enumerate(sizes)))
-    bar = _ProgressBar(True, workers=1)
+    bar = ProgressBar(True, workers=1)
     bar.start(plan)
     assert bar.bar.length == sum(sizes) + 2 * REQUEST_COST
     bar(outcome=Outcome("k0", "upload", UPLOADED, "new", 3 * MIB))
