@@ -23,7 +23,6 @@ of the cache itself is swallowed: it can make a run slower, never wrong or faili
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -32,12 +31,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .hashing import md5_of_file
+
 HEADER = "cloudcollect-md5-cache 1\n"
 FILE_NAME = "md5-v1.log"
 #: Files modified less than this long before they are hashed are not cached.
 RACY_NS = 2_000_000_000
-#: Files up to this size are read in one call; larger ones in chunks of this size.
-CHUNK = 1024 * 1024
 #: Compact when the log has more than this many lines beyond twice the live entries.
 SLACK_LINES = 1000
 #: Beyond this many entries, compaction also drops entries of files that are gone.
@@ -55,20 +54,6 @@ def default_path() -> Path:
     """``$XDG_CACHE_HOME/cloudcollect/md5-v1.log``, else under ``~/.cache``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "cloudcollect" / FILE_NAME
-
-
-def file_md5(path: str | os.PathLike[str], size: int | None = None) -> str:
-    """Hex MD5 of a file, read with raw ``os.read``: in one call when ``size`` (the
-    expected size) is small, else in chunks of :data:`CHUNK` (memory stays bounded)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        first = size + 1 if size is not None and size < CHUNK else CHUNK
-        digest = hashlib.md5(os.read(fd, first), usedforsecurity=False)
-        while chunk := os.read(fd, CHUNK):
-            digest.update(chunk)
-        return digest.hexdigest()
-    finally:
-        os.close(fd)
 
 
 def _identity(stat: os.stat_result) -> str:
@@ -276,7 +261,7 @@ class HashCache:
             return cached
         self.misses += 1
         started = time.time_ns()
-        md5 = file_md5(name, stat.st_size)
+        md5 = md5_of_file(name, stat.st_size)
         self.store(name, stat, md5, started)
         return md5
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
-from pathlib import Path
 from typing import Protocol
 
 CHUNK = 1024 * 1024
@@ -33,10 +33,19 @@ def md5_of_stream(stream: Readable, limit: int | None = None) -> str:
     return digest.hexdigest()
 
 
-def md5_of_file(path: Path) -> str:
-    """Hex MD5 of the file at ``path``, streamed."""
-    with path.open("rb") as stream:
-        return md5_of_stream(stream)
+def md5_of_file(path: str | os.PathLike[str], size: int | None = None) -> str:
+    """Hex MD5 of a file, read with raw ``os.read``: in one call when ``size`` (the
+    expected size) is small, else in chunks of :data:`CHUNK` (memory stays bounded). A
+    wrong ``size`` only costs a read more or less: the whole file is always hashed."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        first = size + 1 if size is not None and size < CHUNK else CHUNK
+        digest = hashlib.md5(os.read(fd, first), usedforsecurity=False)
+        while chunk := os.read(fd, CHUNK):
+            digest.update(chunk)
+        return digest.hexdigest()
+    finally:
+        os.close(fd)
 
 
 def hex_to_base64(hex_md5: str) -> str:

@@ -12,7 +12,8 @@ from typing import Any, cast
 import pytest
 
 from cloudcollect import MemoryStorage, hashcache, publish
-from cloudcollect.hashcache import HEADER, HashCache, file_md5, open_cache
+from cloudcollect.hashcache import HEADER, HashCache, open_cache
+from cloudcollect.hashing import CHUNK, md5_of_file
 from tests.support.apps import make_app, served_files
 
 
@@ -264,12 +265,12 @@ def test_default_location_follows_xdg(tmp_path: Path, monkeypatch: pytest.Monkey
     assert hashcache.default_path() == tmp_path / "cloudcollect" / "md5-v1.log"
 
 
-@pytest.mark.parametrize("size", [0, 1, 4095, hashcache.CHUNK, hashcache.CHUNK * 2 + 7])
+@pytest.mark.parametrize("size", [0, 1, 4095, CHUNK - 1, CHUNK, CHUNK + 1, CHUNK * 2 + 7])
 def test_file_md5_of_every_size(tmp_path: Path, size: int) -> None:
     data = os.urandom(size)
     path = write(tmp_path / "f.bin", data)
-    assert file_md5(path, size) == file_md5(path) == md5(data)
-    assert file_md5(path, max(0, size - 3)) == md5(data)  # grew since it was listed
+    assert md5_of_file(path, size) == md5_of_file(path) == md5(data)
+    assert md5_of_file(path, max(0, size - 3)) == md5(data)  # grew since it was listed
 
 
 @pytest.mark.usefixtures("no_racy_window")
