@@ -98,6 +98,12 @@ def content_type(key: str, overrides: Mapping[str, str] | None = None) -> str:
     return MIME_TYPES.get(extension, DEFAULT_TYPE)
 
 
+def canonical_name(name: str) -> str:
+    """An HTTP header name in ``Title-Case`` (``cache-control`` -> ``Cache-Control``,
+    ``x-amz-meta-a`` -> ``X-Amz-Meta-A``): how headers are kept and sent."""
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
 def headers_for(path: str, settings: Settings, *, hashed: bool = False) -> dict[str, str]:
     """The headers to store with the object at ``path`` (the key without the prefix).
 
@@ -115,7 +121,7 @@ def headers_for(path: str, settings: Settings, *, hashed: bool = False) -> dict[
     for pattern, values in settings.headers:
         if matches(pattern, path):
             for name, value in values.items():
-                canonical = "-".join(part.capitalize() for part in name.split("-"))
+                canonical = canonical_name(name)
                 if value:
                     headers[canonical] = value
                 else:
