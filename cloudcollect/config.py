@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import providers
+from .configtypes import HeaderRule, convert
 from .errors import ConfigError
 from .keys import normalize_prefix
 from .values import CANNED_ACLS, problems
 
 PREFIX = "CLOUDCOLLECT_"
-
-HeaderRule = tuple[str, dict[str, str]]
 
 
 def _setting(
@@ -199,7 +198,7 @@ def _converted(config: Mapping[str, Any]) -> dict[str, Any]:
             close = difflib.get_close_matches(key, list(known), n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(f"unknown setting {key}{hint}", key=key)
-        values[known[key].name] = _convert(key, known[key].metadata["kind"], value)
+        values[known[key].name] = convert(key, known[key].metadata["kind"], value)
     if isinstance(values.get("prefix"), str) and not normalize_prefix(values["prefix"]):
         raise ConfigError(
             f"{PREFIX}PREFIX {values['prefix']!r} is empty: leave it unset to publish at the "
@@ -207,58 +206,6 @@ def _converted(config: Mapping[str, Any]) -> dict[str, Any]:
             key=PREFIX + "PREFIX",
         )
     return values
-
-
-def _convert(key: str, kind: str, value: Any) -> Any:
-    if kind == "str?" and value is None:
-        return None
-    if kind in ("str", "str?"):
-        _expect(isinstance(value, str), key, "a string", value)
-        return value
-    if kind == "bool":
-        _expect(isinstance(value, bool), key, "True or False", value)
-        return value
-    if kind == "int":
-        _expect(isinstance(value, int) and not isinstance(value, bool), key, "an int", value)
-        return value
-    if kind == "globs":
-        _expect(
-            isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value),
-            key,
-            "a list of glob strings",
-            value,
-        )
-        return tuple(value)
-    if kind == "map":
-        _expect(_is_str_map(value), key, "a dict of str to str", value)
-        return dict(value)
-    return _convert_rules(key, value)
-
-
-def _convert_rules(key: str, value: Any) -> tuple[HeaderRule, ...]:
-    _expect(isinstance(value, (list, tuple)), key, "a list of (glob, {header: value})", value)
-    rules: list[HeaderRule] = []
-    for rule in value:
-        ok = (
-            isinstance(rule, (list, tuple))
-            and len(rule) == 2
-            and isinstance(rule[0], str)
-            and _is_str_map(rule[1])
-        )
-        _expect(ok, key, "a list of (glob, {header: value})", rule)
-        rules.append((rule[0], dict(rule[1])))
-    return tuple(rules)
-
-
-def _is_str_map(value: Any) -> bool:
-    return isinstance(value, Mapping) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    )
-
-
-def _expect(condition: bool, key: str, wanted: str, value: Any) -> None:
-    if not condition:
-        raise ConfigError(f"{key} must be {wanted}, got {type(value).__name__}", key=key)
 
 
 def _checked(settings: Settings) -> Settings:
