@@ -38,7 +38,7 @@ from tinycss2.ast import (
     URLToken,
 )
 
-from .rewrite import IMPORT, SOURCEMAP, URL, Reference
+from .reference import IMPORT, SOURCEMAP, URL, Reference
 
 #: ``Reference.syntax`` of an unquoted ``url(...)``; a quoted one has its quote character.
 CSS_URL = "css-url"

@@ -25,13 +25,13 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import unquote
 
-URL = "url"
-IMPORT = "import"
-SOURCEMAP = "sourcemap"
-MODULE = "module"
+from .reference import IMPORT as IMPORT
+from .reference import MODULE as MODULE
+from .reference import SOURCEMAP as SOURCEMAP
+from .reference import URL as URL
+from .reference import Reference as Reference
 
 CSS_EXTENSIONS = (".css",)
 JS_EXTENSIONS = (".js", ".mjs")
@@ -47,23 +47,6 @@ _JS_MODULE = re.compile(
     re.MULTILINE,
 )
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A URL at ``text[start:end]`` of a file, of ``kind`` (url, import, sourcemap, module).
-
-    ``url`` is its value and ``text[start:end]`` the same as written: they differ only
-    where CSS escapes are used (``url(a\\)b.png)`` has url ``a)b.png``). ``syntax`` says how
-    a new URL is written there: ``""`` as it is, ``'"'`` or ``"'"`` inside that CSS
-    string, ``"css-url"`` inside an unquoted CSS ``url()``.
-    """
-
-    start: int
-    end: int
-    url: str
-    kind: str
-    syntax: str = ""
 
 
 def is_rewritable(path: str) -> bool:
