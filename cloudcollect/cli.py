@@ -18,17 +18,14 @@ import time
 from typing import Any
 
 import click
-from flask import Flask, current_app
-from flask.cli import ScriptInfo
+from flask import Flask
 
 from . import envvars
 from .check import CheckReport
+from .clicommon import OVERRIDES, echo, load_app, run_settings
 from .cliprogress import ProgressBar
 from .clisignals import Cancel, signals_cancel
 from .config import Settings
-from .errors import CloudCollectError
-from .extension import app_settings
-from .keys import printable
 from .report import FAILED, PLANNED, Report
 
 
@@ -110,7 +107,6 @@ def cloudcollect_command(
         _run(app, settings, dry_run, force, as_json, quiet, verbose, check=check_mode)
 
 
-OVERRIDES = "cloudcollect.overrides"
 #: Group options that only publishing reads; a command after them is a usage error.
 _PUBLISH_ONLY = (
     "dry_run",
@@ -136,19 +132,6 @@ def _only_setting_options(ctx: click.Context) -> None:
             )
 
 
-def run_settings(
-    app: Flask, overrides: dict[str, str | None], changes: dict[str, Any] | None = None
-) -> Settings:
-    """The app's settings with this run's options applied; a bad value is exit 2."""
-    changes = {**{k: v for k, v in overrides.items() if v is not None}, **(changes or {})}
-    if overrides.get("prefix") is None and os.environ.get("CLOUDCOLLECT_PREFIX") == "":
-        changes["prefix"] = ""  # click reads an empty variable as unset; it is explicit
-    try:
-        return app_settings(app).replace(**changes)
-    except CloudCollectError as error:
-        raise click.UsageError(printable(str(error))) from None
-
-
 def _option_variables() -> set[str]:
     """The ``CLOUDCOLLECT_*`` variables the command reads for its options."""
     return {
@@ -166,18 +149,6 @@ for _option in cloudcollect_command.params:
     if isinstance(_option, click.Option):
         _option.allow_from_autoenv = False
         _option.show_envvar = True
-
-
-def load_app() -> Flask:
-    """The current app, or the one ``--app`` names; its ConfigError becomes exit 2."""
-    if current_app:
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        return app
-    info = click.get_current_context().ensure_object(ScriptInfo)
-    try:
-        return info.load_app()
-    except CloudCollectError as error:
-        raise click.UsageError(printable(str(error))) from None
 
 
 def _run(
@@ -240,11 +211,6 @@ def _skip_final_collections() -> None:
     """
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
-
-
-def echo(line: str, err: bool = False) -> None:
-    """Print one line with control characters escaped: keys come from other clients too."""
-    click.echo(printable(line), err=err)
 
 
 def _print_report(report: Report, *, as_json: bool, quiet: bool, verbose: bool) -> None:

@@ -17,7 +17,7 @@ import sys
 
 import click
 
-from .cli import OVERRIDES, echo, load_app, run_settings
+from .clicommon import OVERRIDES, echo, load_app, run_settings
 from .config import Settings
 from .cors import RULE_ID, CorsRule, describe, merged, read_rules, write_rules
 from .errors import CloudCollectError

@@ -14,7 +14,7 @@ import sys
 import click
 from flask import Flask
 
-from .cli import OVERRIDES, echo, load_app, run_settings
+from .clicommon import OVERRIDES, echo, load_app, run_settings
 from .config import Settings
 from .errors import CloudCollectError
 

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .cli import OVERRIDES, echo, load_app, run_settings
+from .clicommon import OVERRIDES, echo, load_app, run_settings
 from .errors import CloudCollectError, ConfigError
 
 
