@@ -6,11 +6,14 @@ into a URL, for ``url_for`` and for every storage's ``public_url``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .config import Settings
 from .errors import ConfigError
 from .keys import quote_key
+
+if TYPE_CHECKING:  # annotations only: config checks base URLs with this module
+    from .config import Settings
 
 
 def derive_base_url(settings: Settings) -> str:

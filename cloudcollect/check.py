@@ -27,9 +27,9 @@ from typing import Any
 
 from flask import Flask
 
+from .appstate import app_settings
 from .config import Settings
 from .errors import DeletionRefused
-from .extension import app_settings
 from .report import PLANNED, REFUSED, Outcome, Report
 
 #: Exit code of a check that found differences (1-4 and 130/143 are taken).

@@ -11,9 +11,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo
 
+from .appstate import app_settings
 from .config import Settings
 from .errors import CloudCollectError
-from .extension import app_settings
 from .keys import printable
 
 #: ``ctx.meta`` key of the setting options given before a command.

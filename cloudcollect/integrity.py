@@ -27,17 +27,16 @@ from pathlib import Path
 from flask import Flask, current_app
 from werkzeug.security import safe_join
 
+from .appstate import app_settings
 from .errors import CloudCollectError, FingerprintError
 from .fingerprint.manifest import file_integrity
 from .sources import static_folder
+from .urls import _absolute_endpoint, switched_url_for
 
 
 def static_integrity(endpoint: str, filename: str) -> str:
     """The SRI ``integrity`` value of ``url_for(endpoint, filename=filename)``'s file
     (see the module docstring); needs an app context."""
-    from .extension import app_settings
-    from .urls import _absolute_endpoint, switched_url_for
-
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     url_for = switched_url_for(app)
     path = url_for.published_path(endpoint, filename) if url_for is not None else None

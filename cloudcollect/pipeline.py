@@ -19,9 +19,9 @@ from datetime import datetime
 from flask import Flask
 
 from . import plugins
+from .appstate import app_settings
 from .config import Settings
 from .errors import CloudCollectError
-from .extension import app_settings
 from .hashstage import hash_stage
 from .plan import Plan
 from .report import Report

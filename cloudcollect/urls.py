@@ -42,10 +42,10 @@ from urllib.parse import quote, unquote, urlsplit
 from flask import Flask, has_request_context, request
 from werkzeug.routing import BuildError, MapAdapter
 
+from .appstate import app_settings
 from .baseurl import derive_base_url, object_url
 from .config import Settings
 from .errors import ConfigError
-from .extension import app_settings
 from .filters import Filters
 from .fingerprint.manifest import local_manifest_path
 from .fingerprint.names import current_manifest_key
@@ -80,25 +80,6 @@ def install_url_for(app: Flask) -> None:
     setattr(app, "url_for", url_for)  # noqa: B010 - an instance attribute shadows the method
     if "jinja_env" in app.__dict__:  # created already: its global holds the old method
         app.jinja_env.globals["url_for"] = url_for
-    _add_static_integrity(app)
-
-
-def _add_static_integrity(app: Flask) -> None:
-    """The Jinja global ``static_integrity``, without creating the Jinja environment
-    early (an extension's later changes to ``jinja_options`` must still apply)."""
-    from .integrity import static_integrity
-
-    if "jinja_env" in app.__dict__:
-        app.jinja_env.globals["static_integrity"] = static_integrity
-        return
-    create = app.create_jinja_environment
-
-    def create_with_global() -> Any:
-        environment = create()
-        environment.globals["static_integrity"] = static_integrity
-        return environment
-
-    setattr(app, "create_jinja_environment", create_with_global)  # noqa: B010
 
 
 def manifest_resolver(app: Flask, settings: Settings) -> ManifestResolver:

@@ -26,6 +26,9 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .baseurl import checked_base_url
+from .errors import ConfigError
+
 if TYPE_CHECKING:
     from .config import Settings
 
@@ -133,9 +136,6 @@ def _url_problems(name: str, url: str, *, endpoint: bool) -> Iterator[Problem]:
         yield name, f"is not a valid URL ({error})"
         return
     if not endpoint:
-        from .baseurl import checked_base_url  # baseurl imports config, which imports us
-        from .errors import ConfigError
-
         try:
             checked_base_url(url)
         except ConfigError:
