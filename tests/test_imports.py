@@ -1,0 +1,115 @@
+"""Imports point one way: no cycle among cloudcollect's modules, counting the imports made
+inside functions (a lazy import is still a dependency) and leaving out the ones made only
+for type checking."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import cloudcollect
+
+PACKAGE = Path(cloudcollect.__file__).parent
+#: storage/'s transports still import each other lazily (the transport seam's work).
+OUTSIDE_THE_RULE = ("cloudcollect.storage.",)
+
+
+def _module_name(path: Path) -> tuple[str, list[str]]:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+        return ".".join(parts), parts
+    return ".".join(parts), parts[:-1]
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(inner) for inner in ast.walk(node))
+    return skipped
+
+
+def _imports(path: Path, package: list[str]) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = _type_checking_nodes(tree)
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            target = base + (node.module.split(".") if node.module else [])
+            found.add(".".join(target))
+            found.update(".".join([*target, alias.name]) for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {
+        name: (package, path)
+        for path in PACKAGE.rglob("*.py")
+        for name, package in [_module_name(path)]
+    }
+    names = set(modules)
+    graph: dict[str, set[str]] = {}
+    for name, (package, path) in modules.items():
+        edges = {
+            target
+            for target in _imports(path, package) & names
+            # a package's __init__ re-exporting its own modules is not a dependency
+            if target != name
+            and not target.startswith(name + ".")
+            and not name.startswith(target + ".")
+        }
+        graph[name] = edges
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_among_cloudcollect_modules() -> None:
+    cycles = [
+        cycle
+        for cycle in _cycles(_graph())
+        if not all(name.startswith(OUTSIDE_THE_RULE) for name in cycle)
+    ]
+    assert cycles == []
+
+
+def test_the_check_sees_a_cycle_made_by_a_lazy_import() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+    assert "cloudcollect.fingerprint.names" in _graph()["cloudcollect.deletion"]
