@@ -88,7 +88,7 @@ class CheckReport(Report):
         details = ", ".join(f"{kind} {count}" for kind, count in by_kind.items())
         if self.cors_blocked:
             details += f", cors {len(self.cors_blocked)}"
-        head = "check: in sync" if not found else f"check: {len(found)} differences"
+        head = _head(self.exit_code, len(found))
         c = self.counts()
         return (
             f"{head} ({details}), unchanged {c['unchanged']}, failed {c['failed']}, "
@@ -105,6 +105,16 @@ class CheckReport(Report):
     def of(cls, report: Report) -> CheckReport:
         fields = dataclasses.fields(Report)
         return cls(**{f.name: getattr(report, f.name) for f in fields if f.name != "_lock"})
+
+
+def _head(exit_code: int, differences: int) -> str:
+    """ "in sync" only for a check that compared everything and found nothing; a check
+    stopped by an error (unreachable storage, unreadable file) is "incomplete"."""
+    if exit_code == 0:
+        return "check: in sync"
+    if exit_code == OUT_OF_SYNC:
+        return f"check: {differences} differences"
+    return f"check: incomplete, {differences} differences found before it stopped"
 
 
 def check(

@@ -163,7 +163,7 @@ def test_a_listing_that_repeats_its_continuation_token_is_fatal(
     [
         (signal.SIGINT, "ListObjectsV2", [], "uploaded 0, deleted 0,"),
         (signal.SIGTERM, "PutObject", [], "uploaded 0, deleted 0,"),
-        (signal.SIGINT, "ListObjectsV2", ["--check"], "check: in sync"),
+        (signal.SIGINT, "ListObjectsV2", ["--check"], "check: incomplete"),
     ],
 )
 def test_a_second_signal_exits_within_a_second_with_the_summary(

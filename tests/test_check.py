@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,30 @@ def test_cli_check_against_seaweedfs(tmp_path: Path, bucket: Bucket) -> None:
 
     assert runner.invoke(cloudcollect_command, [*args, "--delete"]).exit_code == 0
     assert runner.invoke(cloudcollect_command, [*args, "--check"]).exit_code == 0
+
+
+def test_a_check_that_could_not_reach_the_storage_never_says_in_sync(tmp_path: Path) -> None:
+    """A closed port on loopback: the check ends without comparing anything, so its
+    summary must not claim the bucket is in sync (it did, while exiting non-zero)."""
+    with socket.socket() as probe:  # a free port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = {
+        "CLOUDCOLLECT_BUCKET": "closed-port",
+        "CLOUDCOLLECT_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "CLOUDCOLLECT_REGION": "us-east-1",
+        "CLOUDCOLLECT_PREFIX": "p",
+        "CLOUDCOLLECT_MAX_ATTEMPTS": 1,
+        "CLOUDCOLLECT_CONNECT_TIMEOUT": 1,
+    }
+    env = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-real-secret"}
+    runner = make_app(tmp_path, config).test_cli_runner()
+
+    result = runner.invoke(cloudcollect_command, ["--check"], env=env)
+    as_json = runner.invoke(cloudcollect_command, ["--check", "--json"], env=env)
+
+    assert result.exit_code not in (0, OUT_OF_SYNC), result.output
+    assert "in sync" not in result.stderr
+    assert "check: incomplete" in result.stderr
+    document = json.loads(as_json.stdout)
+    assert document["in_sync"] is False and document["exit_code"] == result.exit_code
