@@ -16,6 +16,9 @@ hook               sees / may return                              used by
                                                                   out its own objects)
 ``plan``           the plan and the remote view; returns the      fingerprint (release-aware
                    plan to carry out (before ``on_plan``)         cleanup)
+``order``          the uploads in groups (one group: the plan's   upload order (referenced
+                   uploads, largest first); returns the groups    files first)
+                   to upload one after another
 ``upload_work``    the worker that uploads one step; returns a    precompress (compresses
                    wrapped worker                                 first)
 ``before_write``   what is about to be written ("the uploads",    lease (take, then hold)
@@ -36,7 +39,7 @@ new module with a ``Plugin`` subclass that overrides the hooks it needs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -63,6 +66,16 @@ class Found:
 
     discovery: Discovery
     hashed: Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class UploadOrder:
+    """The uploads in groups: a group starts once every upload of the one before has an
+    outcome. ``needs``: key -> the keys (of earlier groups) it refers to; a step one of
+    whose needed keys was not uploaded is not uploaded either (it fails, naming it)."""
+
+    groups: tuple[tuple[Step, ...], ...]
+    needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,13 @@ class RunContext:
             plan = plugin.plan(self, plan, remote)
         return plan
 
+    def order(self, uploads: list[Step]) -> UploadOrder:
+        """The plug-ins' order, from one group of ``uploads``, largest first."""
+        order = UploadOrder((tuple(sorted(uploads, key=lambda step: -step.size)),))
+        for plugin in self.plugins:
+            order = plugin.order(self, order)
+        return order
+
     def upload_work(self, work: Work) -> Work:
         for plugin in self.plugins:
             work = plugin.upload_work(self, work)
@@ -150,6 +170,10 @@ class Plugin:
     def plan(self, run: RunContext, plan: Plan, remote: RemoteView) -> Plan:
         """The plan to carry out."""
         return plan
+
+    def order(self, run: RunContext, order: UploadOrder) -> UploadOrder:
+        """The uploads in the groups to upload one after another."""
+        return order
 
     def upload_work(self, run: RunContext, work: Work) -> Work:
         """The worker that uploads one step (called on the upload threads)."""

@@ -17,8 +17,8 @@ from .errors import StorageError
 from .lease import lease_key
 from .plan import LocalAsset, Plan, Step, make_plan
 from .remote import RemoteView, read_remote, resolve_unknown
-from .report import FAILED, UNCHANGED, Outcome, Report
-from .run import UPLOADS, Found, Progress, RunContext
+from .report import FAILED, UNCHANGED, UPLOADED, Outcome, Report
+from .run import UPLOADS, Found, Progress, RunContext, UploadOrder
 from .state import state_key
 from .sync import delete_keys, run_parallel, upload_step
 
@@ -26,7 +26,11 @@ from .sync import delete_keys, run_parallel, upload_step
 #: storage is down or refusing everything, and each further key would only add retries.
 FAILURE_STREAK = 10
 #: Failure codes that say nothing about the storage.
-_LOCAL_FAILURES = frozenset({"SourceChanged", "LocalReadError", "InvalidKey", "Interrupted"})
+#: The code of an upload left out because a file it refers to was not uploaded.
+NOT_UPLOADED = "ReferenceNotUploaded"
+_LOCAL_FAILURES = frozenset(
+    {"SourceChanged", "LocalReadError", "InvalidKey", "Interrupted", NOT_UPLOADED}
+)
 
 
 def discover_stage(run: RunContext) -> Found:
@@ -101,21 +105,54 @@ def dry_run_stage(run: RunContext, plan: Plan, guard: Callable[[], list[Step] | 
 
 
 def upload_stage(run: RunContext, plan: Plan) -> None:
-    """Upload the plan's steps, the largest first (no big file at the tail)."""
+    """Upload the plan's steps in the plug-ins' groups (``RunContext.order``; by default
+    one group, the largest first: no big file at the tail). A step that needs a key which
+    was not uploaded fails without a request (code ``ReferenceNotUploaded``)."""
     if plan.uploads:
         run.before_write(UPLOADS)
     settings = run.settings
+    order = run.order(plan.uploads)
+    work = run.upload_work(upload_step(run.storage, run.cancel))
+    collect = _collect(
+        run.report, run.progress, give_up_after=max(FAILURE_STREAK, settings.workers)
+    )
+    uploaded: set[str] = set()
+
+    def record(outcome: Outcome) -> None:
+        if outcome.status == UPLOADED:
+            uploaded.add(outcome.key)
+        collect(outcome)
+
     try:
-        run_parallel(
-            sorted(plan.uploads, key=lambda step: -step.size),
-            run.upload_work(upload_step(run.storage, run.cancel)),
-            _collect(run.report, run.progress, give_up_after=max(FAILURE_STREAK, settings.workers)),
-            workers=settings.workers,
-            cancel=run.cancel,
-        )
+        for group in order.groups:
+            run.check_cancel()
+            ready = [step for step in group if _may_upload(step, order, uploaded, record)]
+            run_parallel(ready, work, record, workers=settings.workers, cancel=run.cancel)
     finally:
         _note_not_done(plan, run.report)
     run.check_cancel()
+
+
+def _may_upload(
+    step: Step, order: UploadOrder, uploaded: set[str], record: Callable[[Outcome], None]
+) -> bool:
+    """True when ``step`` may be uploaded; else its failure is recorded (False)."""
+    missing = sorted(order.needs.get(step.key, frozenset()) - uploaded)
+    if not missing:
+        return True
+    more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    record(
+        Outcome(
+            step.key,
+            "upload",
+            FAILED,
+            step.reason,
+            step.size,
+            error_code=NOT_UPLOADED,
+            message=f"not uploaded: it refers to {missing[0]}{more}, which was not uploaded",
+        )
+    )
+    return False
 
 
 def delete_stage(run: RunContext, guard: Callable[[], list[Step] | None]) -> None:

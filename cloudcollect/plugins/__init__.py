@@ -2,7 +2,8 @@
 
 ``active`` lists the ones a run's settings turn on, in the order their hooks are called:
 the lease first (it guards every write), then fingerprinting (its copies are derived
-before precompression adds their ``.gz``/``.br`` variants), the state object, and the
+before precompression adds their ``.gz``/``.br`` variants), the upload order (it sees
+every upload, variants included), the state object, and the
 CloudFront invalidation last (it runs once everything else finished).
 """
 
@@ -15,6 +16,7 @@ from .fingerprinting import Fingerprinting
 from .leasing import Leasing
 from .precompress import Precompression
 from .stateobject import StateObject
+from .uploadorder import UploadOrdering
 
 
 def active(settings: Settings) -> tuple[Plugin, ...]:
@@ -23,7 +25,7 @@ def active(settings: Settings) -> tuple[Plugin, ...]:
     plugins: list[Plugin] = [lease]
     if settings.fingerprint:
         plugins.append(Fingerprinting())
-    plugins += [Precompression(), StateObject(lease)]
+    plugins += [Precompression(), UploadOrdering(), StateObject(lease)]
     if settings.cloudfront_distribution_id:
         plugins.append(CloudFrontInvalidation())
     return tuple(plugins)
@@ -35,5 +37,6 @@ __all__ = [
     "Leasing",
     "Precompression",
     "StateObject",
+    "UploadOrdering",
     "active",
 ]
