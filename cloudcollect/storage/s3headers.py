@@ -16,6 +16,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from ..errors import ConfigError
 from ..hashing import plain_md5_from_etag
+from ..headers import canonical_name
 from .base import MD5_METADATA, RemoteObject
 
 #: Storable headers (Title-Case, as headers.py produces them).
@@ -44,16 +45,12 @@ UNSTORABLE: Mapping[str, str] = {
 _KMS = ("aws:kms", "aws:kms:dsse")
 
 
-def title(name: str) -> str:
-    return "-".join(part.capitalize() for part in name.split("-"))
-
-
 def wire_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """``headers`` as a PUT sends them (lower-case names); ConfigError for a header S3
     cannot store or a value HTTP cannot carry."""
     wire: dict[str, str] = {}
     for name, value in headers.items():
-        canonical = title(name)
+        canonical = canonical_name(name)
         lower = name.lower()
         if canonical not in STORABLE and not (
             lower.startswith(META_PREFIX) and len(lower) > len(META_PREFIX)
@@ -97,6 +94,6 @@ def remote_from_head(key: str, headers: Mapping[str, str], trust_etag: bool) -> 
     reported = {name: headers[name.lower()] for name in REPORTED if name.lower() in headers}
     for name, value in headers.items():
         if name.startswith(META_PREFIX) and name != META_PREFIX + MD5_METADATA:
-            reported[title(name)] = value
+            reported[canonical_name(name)] = value
     size = int(headers.get("content-length", 0))
     return RemoteObject(key, size, md5=md5, etag=etag, headers=reported)
