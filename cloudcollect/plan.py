@@ -104,12 +104,20 @@ def _variant_reason(
     asset: LocalAsset, live_headers: str | None, compare_headers: bool
 ) -> str | None:
     """A compressed variant is up to date when its stored headers, which name its source
-    MD5, codec and level, are the wanted ones; never decided by size or ETag."""
+    MD5, codec and level, are the wanted ones; never decided by size or ETag. A variant
+    that compression would not shrink by 5 % is stored as it is, without
+    ``Content-Encoding``: those headers are up to date too."""
     if not compare_headers or live_headers is None:
         return "headers unknown"
-    if live_headers != headers_digest(asset.headers):
+    if live_headers not in _variant_digests(asset.headers):
         return "source or headers changed"
     return None
+
+
+def _variant_digests(headers: Mapping[str, str]) -> tuple[str, str]:
+    """The digests of a variant's wanted headers, compressed and stored as it is."""
+    stored_plain = {k: v for k, v in headers.items() if k.lower() != "content-encoding"}
+    return headers_digest(headers), headers_digest(stored_plain)
 
 
 def needs_head(
