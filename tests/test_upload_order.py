@@ -35,7 +35,9 @@ FILES: dict[str, bytes | str] = {
 }
 
 
-def app_behind(tmp_path: Path, bucket: Bucket, proxy: FaultProxy, files: Any = None) -> Any:
+def app_behind(
+    tmp_path: Path, bucket: Bucket, proxy: FaultProxy, files: Any = None, **extra: object
+) -> Any:
     config = {
         "CLOUDCOLLECT_BUCKET": bucket.name,
         "CLOUDCOLLECT_ENDPOINT_URL": proxy.url,
@@ -44,6 +46,7 @@ def app_behind(tmp_path: Path, bucket: Bucket, proxy: FaultProxy, files: Any = N
         "CLOUDCOLLECT_PREFIX": PREFIX,
         "CLOUDCOLLECT_WORKERS": 4,
         "CLOUDCOLLECT_MAX_ATTEMPTS": 2,
+        **{f"CLOUDCOLLECT_{name}": value for name, value in extra.items()},
     }
     return make_app(tmp_path, config, FILES if files is None else files)
 
@@ -132,3 +135,14 @@ def test_levels_put_each_file_after_what_it_refers_to_and_a_cycle_in_one_level()
         ["main.css", "page.css"],
     ]
     assert cycles == [["a.css", "b.css"], ["self.css"]]
+
+
+def test_a_precompressed_variant_waits_for_what_its_source_refers_to(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.add(Fault("PutObject", IMAGE, error(503, "SlowDown"), times=None))
+    report = publish(app_behind(tmp_path, bucket, fault_proxy, PRECOMPRESS=["gzip"]))
+    assert report.exit_code == 1
+    failed = {o.key: o.error_code for o in report.outcomes if o.status == FAILED}
+    assert failed[SITE + ".gz"] == failed[MAIN + ".gz"] == "ReferenceNotUploaded"
+    assert not {SITE, SITE + ".gz", MAIN, MAIN + ".gz"} & stored(bucket)
