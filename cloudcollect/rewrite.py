@@ -54,9 +54,17 @@ def is_rewritable(path: str) -> bool:
     return path.lower().endswith(CSS_EXTENSIONS + JS_EXTENSIONS)
 
 
+#: A stylesheet holding none of these (lower-cased) has no reference and is not tokenized;
+#: a backslash could escape one of them (``u\\72l(``), so it sends the text to the tokenizer.
+_CSS_MARKERS = ("url(", "@import", "image-set", "sourcemappingurl", "\\")
+
+
 def references(path: str, text: str, *, modules: bool = False) -> list[Reference]:
     """The references in ``text`` (the file at ``path``), in document order."""
     if path.lower().endswith(CSS_EXTENSIONS):
+        lowered = text.lower()
+        if not any(marker in lowered for marker in _CSS_MARKERS):
+            return []
         from .cssrefs import css_references  # loads tinycss2 only when a stylesheet is read
 
         found = css_references(text)

@@ -12,6 +12,7 @@ import pytest
 from cloudcollect import publish
 from cloudcollect.fingerprint.levels import levels
 from cloudcollect.report import FAILED
+from cloudcollect.rewrite import references
 from tests.conftest import Bucket
 from tests.support.apps import make_app
 from tests.support.faultproxy import Fault, FaultProxy, delay, error
@@ -146,3 +147,20 @@ def test_a_precompressed_variant_waits_for_what_its_source_refers_to(
     failed = {o.key: o.error_code for o in report.outcomes if o.status == FAILED}
     assert failed[SITE + ".gz"] == failed[MAIN + ".gz"] == "ReferenceNotUploaded"
     assert not {SITE, SITE + ".gz", MAIN, MAIN + ".gz"} & stored(bucket)
+
+
+@pytest.mark.parametrize(
+    ("css", "url"),
+    [
+        ("a{b:u\\72l(x.png)}", "x.png"),  # an escaped url( is still tokenized
+        ("a{b:URL(x.png)}", "x.png"),
+        ('@IMPORT "y.css";', "y.css"),
+        ('a{b:-webkit-image-set("z.png" 1x)}', "z.png"),
+        ("/*# sourceMappingURL=m.map */", "m.map"),
+    ],
+)
+def test_the_quick_check_before_tokenizing_a_stylesheet_misses_no_reference(
+    css: str, url: str
+) -> None:
+    assert [ref.url for ref in references("s.css", css)] == [url]
+    assert references("s.css", "a { color: red }") == []
