@@ -16,7 +16,7 @@ from flask import Flask
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.cors import RULE_ID, CorsRule, CorsUnsupported
 from cloudcollect.storage import s3cors
-from cloudcollect.storage.awsenv import open_transport
+from cloudcollect.storage.opentransport import open_transport
 from cloudcollect.storage.s3 import S3Storage
 from tests.conftest import Bucket, s3_settings
 from tests.support.apps import make_app

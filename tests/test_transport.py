@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from cloudcollect.config import Settings
-from cloudcollect.storage.awsenv import open_transport
+from cloudcollect.storage.opentransport import open_transport
 from cloudcollect.storage.s3wire import child_text
 from cloudcollect.storage.transport import FileSlice, Request, Transport, TransportError
 from tests.conftest import Bucket, s3_settings

@@ -44,7 +44,6 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     import botocore.session
 
-    from .transport import Transport
 
 TRANSPORTS = ("auto", "fast", "botocore")
 #: A bucket name botocore sends as it is (no ARN, no access point alias handling).
@@ -243,39 +242,3 @@ def proxy_for(url: str) -> str | None:
 
 def _section(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def open_transport(
-    settings: Settings,
-    preference: str = "auto",
-    session: botocore.session.Session | None = None,
-) -> Transport:
-    """The transport for ``settings`` (see the selection rule above); ConfigError for an
-    unknown profile, a bad endpoint URL or an option the asked-for transport cannot honour.
-    ``settings`` are the effective ones (``providers.effective``)."""
-    from .retry import RetryPolicy
-
-    if settings.endpoint_url:
-        check_endpoint_url(settings.endpoint_url)
-    session = session or aws_session(settings)
-    policy = RetryPolicy(settings.max_attempts)
-    pool_size = settings.workers + 4
-    if choose_transport(settings, session, preference) == "fast":
-        from .fasttransport import FastTransport
-
-        endpoint = fast_endpoint(settings, session)
-        return FastTransport(
-            endpoint,
-            session.get_credentials,
-            policy,
-            ca_bundle=ca_bundle(settings, session),
-            proxy=proxy_for(endpoint.url(None)),
-            pool_size=pool_size,
-            timeouts=(float(settings.connect_timeout), float(settings.read_timeout)),
-        )
-    from .botocoretransport import BotocoreTransport, make_client
-
-    client = make_client(settings, session, pool_size)
-    https = not (settings.endpoint_url or "").startswith("http://")
-    bundle = ca_bundle(settings, session) if https else None
-    return BotocoreTransport(client, settings.bucket or "", policy, ca_bundle=bundle)

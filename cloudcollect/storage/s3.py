@@ -33,6 +33,7 @@ from ..errors import FatalStorageError, StorageError
 from ..hashing import hex_to_base64
 from . import awsenv, s3cors, s3errors, s3preflight
 from .base import MD5_METADATA, DeleteFailure, RemoteObject
+from .opentransport import open_transport
 from .s3headers import META_PREFIX, remote_from_head, wire_headers
 from .s3listing import list_objects
 from .s3multipart import PART_BUFFER, ByteBudget, Upload
@@ -87,7 +88,7 @@ class S3Storage:
         s3preflight.check_environment(settings, os.environ)
         session = awsenv.aws_session(settings)
         s3preflight.botocore_credentials(session, os.environ)
-        return cls(settings, awsenv.open_transport(settings, settings.transport, session))
+        return cls(settings, open_transport(settings, settings.transport, session))
 
     # -- requests -------------------------------------------------------------------------
 

@@ -12,35 +12,25 @@ configuration and needs a Content-MD5 (both transports send one); callers merge 
 
 The XML is S3's ``CORSConfiguration`` document; the botocore transport gets the same
 rules in botocore's parameter shape (:func:`document`), the fast one serialises them with
-:func:`document_xml`.
+``s3wire.document_xml``.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from xml.sax.saxutils import escape
 
 from ..cors import CorsRule, CorsUnsupported
 from ..errors import FatalStorageError, StorageError
 from .transport import Request, Transport, TransportError
 
-S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 _UNSUPPORTED = frozenset({"NotImplemented", "501"})
 _FATAL = frozenset({"AccessDenied", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch"})
+
+
 #: CORSRule child element -> (botocore member, whether it repeats)
-_FIELDS = (
-    ("ID", "ID", False),
-    ("AllowedHeader", "AllowedHeaders", True),
-    ("AllowedMethod", "AllowedMethods", True),
-    ("AllowedOrigin", "AllowedOrigins", True),
-    ("ExposeHeader", "ExposeHeaders", True),
-    ("MaxAgeSeconds", "MaxAgeSeconds", False),
-)
-
-
 def read(transport: Transport, where: str) -> list[CorsRule]:
     """The bucket's CORS rules (empty when it has no configuration)."""
     try:
@@ -117,21 +107,6 @@ def document(rules: Sequence[CorsRule]) -> dict[str, Any]:
     return {"CORSRules": shaped}
 
 
-def document_xml(shaped: Mapping[str, Any]) -> bytes:
-    """The ``CORSConfiguration`` XML of a :func:`document`."""
-    rules = []
-    for rule in shaped["CORSRules"]:
-        children = []
-        for tag, member, repeats in _FIELDS:
-            if member not in rule:
-                continue
-            for value in rule[member] if repeats else [rule[member]]:
-                children.append(f"<{tag}>{escape(str(value))}</{tag}>")
-        rules.append("<CORSRule>" + "".join(children) + "</CORSRule>")
-    xml = f'<CORSConfiguration xmlns="{S3_XMLNS}">{"".join(rules)}</CORSConfiguration>'
-    return xml.encode("utf-8")
-
-
 @contextmanager
 def transport_of(storage: Any) -> Iterator[Transport]:
     """The storage's own transport (``storage.transport``), else one opened from its
@@ -140,7 +115,7 @@ def transport_of(storage: Any) -> Iterator[Transport]:
     if own is not None:
         yield own
         return
-    from .awsenv import open_transport
+    from .opentransport import open_transport
 
     settings = storage.settings
     opened = open_transport(settings, getattr(settings, "transport", "auto"))

@@ -15,6 +15,16 @@ from xml.sax.saxutils import escape
 from .transport import SUBRESOURCES, Request
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+#: CORSRule children: (XML tag, botocore member, whether it repeats).
+CORS_FIELDS = (
+    ("ID", "ID", False),
+    ("AllowedHeader", "AllowedHeaders", True),
+    ("AllowedMethod", "AllowedMethods", True),
+    ("AllowedOrigin", "AllowedOrigins", True),
+    ("ExposeHeader", "ExposeHeaders", True),
+    ("MaxAgeSeconds", "MaxAgeSeconds", False),
+)
+
 #: An answer body whose root element is <Error> (S3 can answer 200 with one).
 _ERROR_DOCUMENT = re.compile(rb"\s*(<\?xml[^>]*\?>\s*)?<Error[\s>]")
 #: What SigV4 leaves unencoded in a query string (RFC 3986 unreserved).
@@ -51,11 +61,24 @@ def document_xml(operation: str, document: Mapping[str, Any]) -> bytes:
         quiet = "<Quiet>true</Quiet>" if document.get("Quiet") else ""
         xml = f'<Delete xmlns="{S3_XMLNS}">{objects}{quiet}</Delete>'
     elif operation == "PutBucketCors":
-        from .s3cors import document_xml as cors_xml
-
-        return cors_xml(document)
+        return _cors_xml(document)
     else:
         raise ValueError(f"{operation} has no XML document")
+    return xml.encode("utf-8")
+
+
+def _cors_xml(shaped: Mapping[str, Any]) -> bytes:
+    """The ``CORSConfiguration`` XML of PutBucketCors's payload (``s3cors.document``)."""
+    rules = []
+    for rule in shaped["CORSRules"]:
+        children = []
+        for tag, member, repeats in CORS_FIELDS:
+            if member not in rule:
+                continue
+            for value in rule[member] if repeats else [rule[member]]:
+                children.append(f"<{tag}>{escape(str(value))}</{tag}>")
+        rules.append("<CORSRule>" + "".join(children) + "</CORSRule>")
+    xml = f'<CORSConfiguration xmlns="{S3_XMLNS}">{"".join(rules)}</CORSConfiguration>'
     return xml.encode("utf-8")
 
 
