@@ -17,8 +17,6 @@ from .awsenv import (
     fast_endpoint,
     proxy_for,
 )
-from .botocoretransport import BotocoreTransport, make_client
-from .fasttransport import FastTransport
 from .retry import RetryPolicy
 from .transport import Transport
 
@@ -28,7 +26,7 @@ def open_transport(
     preference: str = "auto",
     session: botocore.session.Session | None = None,
 ) -> Transport:
-    """The transport for ``settings`` (see the selection rule above); ConfigError for an
+    """The transport for ``settings`` (the selection rule of :mod:`.awsenv`); ConfigError for an
     unknown profile, a bad endpoint URL or an option the asked-for transport cannot honour.
     ``settings`` are the effective ones (``providers.effective``)."""
     if settings.endpoint_url:
@@ -37,6 +35,8 @@ def open_transport(
     policy = RetryPolicy(settings.max_attempts)
     pool_size = settings.workers + 4
     if choose_transport(settings, session, preference) == "fast":
+        from .fasttransport import FastTransport  # only the transport in use is imported
+
         endpoint = fast_endpoint(settings, session)
         return FastTransport(
             endpoint,
@@ -47,6 +47,8 @@ def open_transport(
             pool_size=pool_size,
             timeouts=(float(settings.connect_timeout), float(settings.read_timeout)),
         )
+    from .botocoretransport import BotocoreTransport, make_client  # botocore's client: ~0.2 s
+
     client = make_client(settings, session, pool_size)
     https = not (settings.endpoint_url or "").startswith("http://")
     bundle = ca_bundle(settings, session) if https else None
