@@ -11,7 +11,9 @@ exit code; each refusal is a DeletionRefused (exit 4) and nothing is deleted:
 2. the prefix could not be listed;
 3. no static file at all, or a static folder missing;
 4. a plain run on a prefix that holds a fingerprinting manifest (mode mismatch);
-5. a static source with no file now while the plan deletes what it published;
+5. a static source with no file now while the plan deletes what it published, unless the
+   user's own include/exclude patterns leave out a file of its folder (filtered on purpose,
+   not emptied: a folder holding only a ``.gitkeep`` the default rules leave out is emptied);
 6. more deletions than ``CLOUDCOLLECT_MAX_DELETE``.
 """
 
@@ -146,8 +148,14 @@ def _check_mode(settings: Settings, remote_keys: Collection[str]) -> None:
 def _check_sources(discovery: Discovery, settings: Settings, deletes: list[Step]) -> None:
     """Refuse when a static source has no file now while the plan deletes keys under its
     URL prefix (not under a more specific prefix of another source): it published them,
-    and an emptied folder (a missing build step) is more likely than a deliberate wipe."""
-    published = {file.source for file in discovery.files}
+    and an emptied folder (a missing build step) is more likely than a deliberate wipe.
+
+    A source counts as published, not emptied, when the user's own include/exclude
+    patterns leave out a file on disk in its folder: the user filtered it on purpose, and
+    without this the orphans under it would block every later ``--delete``. Files left
+    out only by the default rules (``.gitkeep``, ``.DS_Store``, ``*.swp``) do not count:
+    a folder of placeholders is the unbuilt folder this guard exists for."""
+    published = {file.source for file in discovery.files} | discovery.filtered_sources
     roots = sorted({settings.prefix + s.url_prefix for s in discovery.sources}, key=len)
     for source in discovery.sources:
         if source.name in published:

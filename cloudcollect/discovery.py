@@ -88,6 +88,8 @@ class Discovery:
     invalid: list[Skipped]  # cannot become a key, or cannot be read: the run must fail
     sources: list[StaticSource] = field(default_factory=list)
     unresolved: list[StaticSource] = field(default_factory=list)  # folder unknown: not walked
+    #: sources with a file on disk that the user's include/exclude patterns leave out
+    filtered_sources: frozenset[str] = frozenset()
 
 
 def discover(app: Flask, settings: Settings) -> Discovery:
@@ -106,6 +108,7 @@ def discover(app: Flask, settings: Settings) -> Discovery:
         invalid=walker.invalid,
         sources=sources,
         unresolved=unresolved,
+        filtered_sources=frozenset(walker.filtered_sources),
     )
 
 
@@ -148,6 +151,7 @@ class _Walker:
         self.collisions: list[Skipped] = []
         self.missing_folders: list[str] = []
         self.invalid: list[Skipped] = []
+        self.filtered_sources: set[str] = set()
 
     def walk(self, source: StaticSource) -> None:
         if "<" in source.url_prefix:
@@ -208,6 +212,8 @@ class _Walker:
             target_url = normalize(source.url_prefix + target_rel)
             reason = self.filters.target_reason(target_url, target_rel)
         if reason is not None:
+            if self.filters.patterns_leave_out(url_path):
+                self.filtered_sources.add(source.name)
             self._skip(rel, source, reason, self.prefix + url_path)
             return None
         target = target or entry.stat(follow_symlinks=False)

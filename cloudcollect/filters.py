@@ -106,6 +106,15 @@ class Filters:
             return "excluded by pattern"
         return None
 
+    def patterns_leave_out(self, url_path: str) -> bool:
+        """Whether the user's own include/exclude patterns leave ``url_path`` out, whatever
+        the default exclusions say (``.gitkeep`` with the exclude ``static/*``: yes; with
+        no pattern: no). The deletion guard reads it: such a source is filtered on purpose,
+        not emptied by accident."""
+        if self.include and not any(regex.match(url_path) for regex, _ in self.include):
+            return True
+        return self.exclude.match(url_path) is not None
+
     def target_reason(self, url_path: str, rel: str) -> str | None:
         """Why a symlink to the file at ``rel`` (its own URL path ``url_path``) is skipped.
 

@@ -205,6 +205,40 @@ def test_an_emptied_source_blocks_deletion_under_it(tmp_path: Path, bucket: Buck
     assert snapshot(bucket) == before
 
 
+def test_a_source_whose_files_your_patterns_leave_out_is_not_emptied(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    assert publish(app_for(tmp_path, bucket)).exit_code == 0
+    seed(bucket, {P + "admin/static/old.css": b"orphan"})
+    # admin_static/admin.css is on disk; the user's own pattern leaves it out.
+    app = app_for(tmp_path, bucket, EXCLUDE=["admin/static/*"], DELETE=True)
+    for _ in range(2):  # not once: every later run too
+        result = run_cli(app)
+        assert result.exit_code == 0, result.output
+        stored = bucket.keys()
+        assert P + "admin/static/old.css" not in stored
+        assert P + "admin/static/admin.css" in stored  # outside the sync: kept
+        seed(bucket, {P + "admin/static/old.css": b"orphan"})
+
+
+def test_a_placeholder_left_out_by_default_still_blocks_until_your_pattern_says_so(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    assert publish(app_for(tmp_path / "full", bucket)).exit_code == 0
+    files = {k: v for k, v in APP_FILES.items() if not k.startswith("admin_static/")}
+    files["admin_static/.gitkeep"] = ""  # hidden: left out by the default rules only
+    files["admin_static/notes.swp"] = ""  # junk: left out by the default rules only
+    app = app_for(tmp_path / "unbuilt", bucket, files, DELETE=True)
+    result = run_cli(app)
+    assert result.exit_code == 4, result.output
+    assert "static source admin" in result.stderr
+    assert snapshot(bucket).get(P + "admin/static/admin.css")
+    emptied = app_for(tmp_path / "unbuilt", bucket, files, DELETE=True, EXCLUDE=["admin/*"])
+    result = run_cli(emptied)
+    assert result.exit_code == 0, result.output
+    assert not snapshot(bucket).get(P + "admin/static/admin.css")
+
+
 # ---------------------------------------------------------------- 5: dry run = real run
 
 
