@@ -6,7 +6,8 @@ keeps every rule, adds or extends the ``cloudcollect`` rule for the origins of
 differs; it prints the merged configuration (JSON, the shape ``aws s3api put-bucket-cors``
 takes) on stdout and what a CDN in front of the bucket must forward on stderr.
 
-Exit codes: 0 written or nothing to write; 2 no origin configured or a bad setting; 3 the
+Exit codes: 0 written or nothing to write; 2 no origin configured, a bad setting, or a
+merged configuration over S3's limits (100 rules, 64 KB; checked by a dry run too); 3 the
 store does not support bucket CORS, or access denied; 1 another failed request.
 """
 
@@ -63,6 +64,7 @@ def cors_command(ctx: click.Context, dry_run: bool) -> None:
 
 def _apply(settings: Settings, dry_run: bool) -> None:
     from .storage import open_storage
+    from .storage.s3cors import check_limits
 
     storage = open_storage(settings)
     try:
@@ -72,6 +74,7 @@ def _apply(settings: Settings, dry_run: bool) -> None:
             _print_rules(rules)
             echo("bucket CORS already allows these origins: nothing written", err=True)
             return
+        check_limits(new)
         _print_rules(new)
         if dry_run:
             echo(f"dry run: rule {RULE_ID!r} not written", err=True)

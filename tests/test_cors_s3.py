@@ -15,6 +15,7 @@ from flask import Flask
 
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.cors import RULE_ID, CorsRule, CorsUnsupported
+from cloudcollect.errors import ConfigError
 from cloudcollect.storage import s3cors
 from cloudcollect.storage.opentransport import open_transport
 from cloudcollect.storage.s3 import S3Storage
@@ -172,6 +173,68 @@ def test_a_store_without_bucket_cors_is_exit_3_and_a_check_warning(
     assert "warning: fonts and module scripts not checked" in checked.stderr
     assert "does not support bucket CORS" in checked.stderr
     assert fault_proxy.requests("PutBucketCors") == []
+
+
+def test_a_configuration_over_100_rules_is_exit_2_and_nothing_is_written(
+    bucket: Bucket, tmp_path: Path, fault_proxy: FaultProxy
+) -> None:
+    theirs = [{**THEIRS, "ID": f"theirs-{n}"} for n in range(100)]  # S3's limit: 100 rules
+    bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": theirs})
+    app = app_for(bucket, tmp_path, fault_proxy.url)
+
+    for args in (["cors", "--dry-run"], ["cors"]):
+        result = invoke(app, *args)
+
+        assert result.exit_code == 2, result.output
+        assert "CLOUDCOLLECT_CORS_ORIGINS" in result.stderr
+        assert "101 rules, over S3's limit of 100 rules: nothing written" in result.stderr
+    assert fault_proxy.requests("PutBucketCors") == []
+    assert bucket_rules(bucket) == theirs
+
+
+def test_the_storage_checks_the_limits_before_sending(
+    bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    storage = S3Storage.from_settings(s3_settings(bucket, endpoint_url=fault_proxy.url))
+    rule = CorsRule((APP,), ("GET",))
+    try:
+        with pytest.raises(ConfigError, match="101 rules, over S3's limit of 100"):
+            storage.put_bucket_cors([rule] * 101)
+        with pytest.raises(ConfigError, match="over S3's limit of 65,536 bytes"):
+            storage.put_bucket_cors([CorsRule((APP,) * 2000, ("GET",))])
+        storage.put_bucket_cors([rule] * 100)
+    finally:
+        storage.close()
+    assert len(fault_proxy.requests("PutBucketCors")) == 1
+    assert len(bucket_rules(bucket)) == 100
+
+
+@pytest.mark.parametrize("kind", ["fast", "botocore"])
+def test_a_configuration_over_64_kb_is_exit_2_and_nothing_is_written(
+    bucket: Bucket, tmp_path: Path, fault_proxy: FaultProxy, kind: str
+) -> None:
+    # 1,000 origins of 73 bytes of XML each: one rule of 73,233 bytes.
+    origins = [f"https://tenant-{n:05d}.customers.example.com" for n in range(1000)]
+    app = app_for(
+        bucket,
+        tmp_path,
+        fault_proxy.url,
+        CLOUDCOLLECT_CORS_ORIGINS=origins,
+        CLOUDCOLLECT_TRANSPORT=kind,
+    )
+
+    result = invoke(app, "cors")
+
+    assert result.exit_code == 2, result.output
+    assert "CLOUDCOLLECT_CORS_ORIGINS" in result.stderr
+    assert "over S3's limit of 65,536 bytes (64 KB): nothing written" in result.stderr
+    assert fault_proxy.requests("PutBucketCors") == []
+    with pytest.raises(bucket.client.exceptions.ClientError, match="NoSuchCORSConfiguration"):
+        bucket.client.get_bucket_cors(Bucket=bucket.name)
+    fits = origins[:890]  # 65,203 bytes: under the limit, written
+    app = app_for(bucket, tmp_path / "fits", CLOUDCOLLECT_CORS_ORIGINS=fits)
+    assert invoke(app, "cors").exit_code == 0
+    assert bucket_rules(bucket)[0]["AllowedOrigins"] == fits
 
 
 def test_cors_without_origins_is_a_usage_error(bucket: Bucket, tmp_path: Path) -> None:

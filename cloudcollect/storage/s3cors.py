@@ -10,6 +10,11 @@ configuration and needs a Content-MD5 (both transports send one); callers merge 
 - ``AccessDenied`` and a missing bucket: FatalStorageError (exit 3); any other failure a
   StorageError with the code and request id.
 
+S3's limits, checked before anything is sent (:func:`check_limits`, also by a dry run):
+at most :data:`MAX_RULES` rules and :data:`MAX_BYTES` bytes of XML as sent; over either
+is a ConfigError (exit 2) naming ``CLOUDCOLLECT_CORS_ORIGINS`` and the limit, and nothing
+is written (AWS refuses such a configuration; SeaweedFS stores it).
+
 The XML is S3's ``CORSConfiguration`` document; the botocore transport gets the same
 rules in botocore's parameter shape (:func:`document`), the fast one serialises them with
 ``s3wire.document_xml``.
@@ -23,8 +28,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..cors import CorsRule, CorsUnsupported
-from ..errors import FatalStorageError, StorageError
+from ..errors import ConfigError, FatalStorageError, StorageError
+from .s3wire import document_xml
 from .transport import Request, Transport, TransportError
+
+#: S3's limits on a bucket CORS configuration: rules, and bytes of the XML document.
+MAX_RULES = 100
+MAX_BYTES = 64 * 1024
 
 _UNSUPPORTED = frozenset({"NotImplemented", "501"})
 _FATAL = frozenset({"AccessDenied", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch"})
@@ -46,10 +56,30 @@ def write(transport: Transport, rules: Sequence[CorsRule], where: str) -> None:
     """Replace the bucket's CORS configuration with ``rules`` (at least one)."""
     if not rules:
         raise ValueError("PutBucketCors needs at least one rule")
+    check_limits(rules)
     try:
         transport.send(Request("PutBucketCors", document=document(rules)))
     except TransportError as error:
         raise _error(error, "PutBucketCors", where) from None
+
+
+def check_limits(rules: Sequence[CorsRule]) -> None:
+    """ConfigError (exit 2) when ``rules`` exceed S3's :data:`MAX_RULES` rules or
+    :data:`MAX_BYTES` bytes of ``CORSConfiguration`` XML (as the fast transport sends it;
+    botocore's serialisation differs by a few bytes of whitespace at most)."""
+    if len(rules) > MAX_RULES:
+        raise ConfigError(
+            f"CLOUDCOLLECT_CORS_ORIGINS: the bucket CORS configuration would hold "
+            f"{len(rules)} rules, over S3's limit of {MAX_RULES} rules: nothing written "
+            "(remove rules the bucket no longer needs first)"
+        )
+    size = len(document_xml("PutBucketCors", document(rules)))
+    if size > MAX_BYTES:
+        raise ConfigError(
+            f"CLOUDCOLLECT_CORS_ORIGINS: the bucket CORS configuration would be {size:,} "
+            f"bytes, over S3's limit of {MAX_BYTES:,} bytes (64 KB): nothing written "
+            "(list fewer origins, or one wildcard origin such as https://*.example.com)"
+        )
 
 
 def _error(error: TransportError, operation: str, where: str) -> StorageError:
