@@ -9,11 +9,15 @@ Order, for releases without 404s:
    manifest and the history ``manifests/<release>.json``) are left out of the objects the
    plan compares with (a new mapping; the listing is not changed), so the plan
    never treats them as orphans; the current manifest is read.
-3. ``cleanup``: the plan's deletions are cut down to what no kept release references (the
+3. ``record_integrity`` (the SRI plug-in, ``cloudcollect.plugins.sri``): each path's
+   digest, recorded in the manifest.
+4. ``settle``: the manifest this run publishes: the current one when the files and the
+   digests are the same, else a new release.
+5. ``cleanup``: the plan's deletions are cut down to what no kept release references (the
    new one and the ``CLOUDCOLLECT_KEEP_MANIFESTS`` before it) and what is older than
    ``CLOUDCOLLECT_GRACE_SECONDS`` by the storage's clock where it tells it (``storage_time``);
    old history manifests go by the same rule.
-4. ``finish`` (after every upload succeeded): verify that each hashed key is stored (one
+6. ``finish`` (after every upload succeeded): verify that each hashed key is stored (one
    listing; HEAD per key when listing is denied), then upload the manifest, its history
    copy first and ``manifest.json`` last, and write the local manifest file. A failed
    upload leaves the previous manifest in place. Deletion comes after this.
@@ -42,7 +46,6 @@ from .fingerprint.manifest import (
     commit_from_env,
     decode_manifest,
     encode_manifest,
-    file_integrity,
     new_manifest,
 )
 from .fingerprint.names import OWN_FOLDER, current_manifest_key, history_key, release_of
@@ -77,6 +80,7 @@ class Release:
         self.sources: dict[str, Path] = {}  # path -> the local bytes of its hashed object
         self.own: dict[str, RemoteObject] = {}
         self.current: Manifest | None = None  # the manifest live before this run
+        self.integrity: dict[str, str] = {}  # path -> SRI digest (record_integrity)
         self.manifest: Manifest | None = None  # the one this run publishes
 
     def close(self) -> None:
@@ -121,26 +125,21 @@ class Release:
                     self.current = decode_manifest(data, key)
                 except FingerprintError as error:
                     self.report.warn(f"{error}: a new release replaces it")
-        integrity = self._integrity()
+        return others
+
+    def record_integrity(self, integrity: Mapping[str, str]) -> None:
+        """Record each path's SRI digest in the manifest (before ``settle``)."""
+        self.integrity = dict(integrity)
+
+    def settle(self) -> None:
+        """Decide the manifest this run publishes (after ``take_own``): the current one
+        when its files and digests are this run's, else a new release (dated ``now``)."""
         current = self.current
-        if current and dict(current.files) == self.files and current.integrity == integrity:
+        if current and dict(current.files) == self.files and current.integrity == self.integrity:
             self.manifest = current
         else:
             commit = commit_from_env(os.environ)
-            self.manifest = new_manifest(self.files, self.now, integrity, commit)
-        return others
-
-    def _integrity(self) -> dict[str, str]:
-        """The SRI digest of each path's hashed object: the current manifest's where the
-        hashed name (content-addressed) is the same, else read from the local bytes."""
-        known = self.current.integrity if self.current is not None else {}
-        old = self.current.files if self.current is not None else {}
-        return {
-            path: known[path]
-            if path in known and old.get(path) == hashed and hashed != path
-            else file_integrity(self.sources[path])
-            for path, hashed in self.files.items()
-        }
+            self.manifest = new_manifest(self.files, self.now, self.integrity, commit)
 
     def cleanup(self, plan: Plan, objects: Mapping[str, RemoteObject]) -> Plan:
         """``plan`` with only the deletions a release-aware cleanup allows (reason "no

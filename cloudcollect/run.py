@@ -13,9 +13,11 @@ hook               sees / may return                              used by
                    returns the assets to publish                  precompress (.gz/.br)
 ``remote``         the remote view after listing and HEADs;       lease (remembers the lease
                    returns the view the plan compares with        it saw), fingerprint (takes
-                                                                  out its own objects)
-``plan``           the plan and the remote view; returns the      fingerprint (release-aware
-                   plan to carry out (before ``on_plan``)         cleanup)
+                                                                  out its own objects), SRI
+                                                                  (the manifest's digests)
+``plan``           the plan and the remote view; returns the      fingerprint (settles the
+                   plan to carry out (before ``on_plan``)         manifest, release-aware
+                                                                  cleanup)
 ``order``          the uploads in groups (one group: the plan's   upload order (referenced
                    uploads, largest first); returns the groups    files first)
                    to upload one after another

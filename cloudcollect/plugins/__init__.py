@@ -2,7 +2,8 @@
 
 ``active`` lists the ones a run's settings turn on, in the order their hooks are called:
 the lease first (it guards every write), then fingerprinting (its copies are derived
-before precompression adds their ``.gz``/``.br`` variants), the upload order (it sees
+before precompression adds their ``.gz``/``.br`` variants) and its SRI digests (they
+need the current manifest fingerprinting read), the upload order (it sees
 every upload, variants included), the state object, and the
 CloudFront invalidation last (it runs once everything else finished).
 """
@@ -15,6 +16,7 @@ from .cdn import CloudFrontInvalidation
 from .fingerprinting import Fingerprinting
 from .leasing import Leasing
 from .precompress import Precompression
+from .sri import SubresourceIntegrity
 from .stateobject import StateObject
 from .uploadorder import UploadOrdering
 
@@ -24,7 +26,8 @@ def active(settings: Settings) -> tuple[Plugin, ...]:
     lease = Leasing()
     plugins: list[Plugin] = [lease]
     if settings.fingerprint:
-        plugins.append(Fingerprinting())
+        fingerprinting = Fingerprinting()
+        plugins += [fingerprinting, SubresourceIntegrity(fingerprinting)]
     plugins += [Precompression(), UploadOrdering(), StateObject(lease)]
     if settings.cloudfront_distribution_id:
         plugins.append(CloudFrontInvalidation())
@@ -37,6 +40,7 @@ __all__ = [
     "Leasing",
     "Precompression",
     "StateObject",
+    "SubresourceIntegrity",
     "UploadOrdering",
     "active",
 ]

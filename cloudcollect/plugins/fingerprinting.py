@@ -4,7 +4,8 @@
 - ``start``: ConfigError when the local manifest path cannot be written.
 - ``derive``: the hashed copies join the assets (the release is dated by the run's clock).
 - ``remote``: cloudcollect's own objects (manifests) leave the view the plan compares with.
-- ``plan``: with ``--delete``, the deletions are cut to what no kept release uses.
+- ``plan``: the manifest is settled (the SRI plug-in recorded its digests in ``remote``);
+  with ``--delete``, the deletions are cut to what no kept release uses.
 - ``uploaded``: verify the hashed keys, then publish the manifest last.
 - ``close``: remove the work directory; after a real run, url_for reads the new manifest.
 """
@@ -39,6 +40,7 @@ class Fingerprinting(Plugin):
 
     def plan(self, run: RunContext, plan: Plan, remote: RemoteView) -> Plan:
         assert self.release is not None
+        self.release.settle()
         return self.release.cleanup(plan, remote.objects) if run.settings.delete else plan
 
     def uploaded(self, run: RunContext) -> None:
