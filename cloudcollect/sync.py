@@ -17,12 +17,11 @@ from typing import Any, BinaryIO, TypeVar, cast
 from .errors import FatalStorageError, StorageError
 from .plan import Step
 from .report import DELETED, FAILED, UPLOADED, Outcome, Report
-from .storage.base import Storage
+from .storage.base import DeleteFailure, Storage
 
 Progress = Callable[..., None]
 T = TypeVar("T")
 R = TypeVar("R")
-DELETE_BATCH = 1000
 
 
 def run_parallel(
@@ -205,23 +204,21 @@ def _put_retries(storage: Storage) -> int:
 
 
 def delete_keys(steps: list[Step], storage: Storage, report: Report) -> None:
-    """Delete the steps' keys in batches; record each key as deleted or failed."""
-    for start in range(0, len(steps), DELETE_BATCH):
-        batch = steps[start : start + DELETE_BATCH]
-        try:
-            failures = {f.key: f for f in storage.delete([step.key for step in batch])}
-        except FatalStorageError:
-            raise
-        except StorageError as error:
-            for step in batch:
-                report.add(failed_outcome(step, error.code or "Error", str(error), error, "delete"))
-            continue
-        for step in batch:
-            failure = failures.get(step.key)
-            if failure is None:
-                report.add(Outcome(step.key, "delete", DELETED, step.reason, step.size))
-            else:
-                report.add(failed_outcome(step, failure.code, failure.message, action="delete"))
+    """Delete the steps' keys in one call (the storage splits it into requests as it
+    needs, see ``Storage.delete``); record each key as deleted or failed. A StorageError
+    from the call fails every key; FatalStorageError is raised (the run stops)."""
+    try:
+        failures = {f.key: f for f in storage.delete([step.key for step in steps])}
+    except FatalStorageError:
+        raise
+    except StorageError as error:
+        failures = {step.key: DeleteFailure.of(step.key, error) for step in steps}
+    for step in steps:
+        failure = failures.get(step.key)
+        if failure is None:
+            report.add(Outcome(step.key, "delete", DELETED, step.reason, step.size))
+        else:
+            report.add(failed_outcome(step, failure.code, failure.message, failure, "delete"))
 
 
 def changed_since_hashed(stat: os.stat_result, size: int, mtime_ns: int) -> bool:
@@ -233,7 +230,7 @@ def failed_outcome(
     step: Step,
     code: str,
     message: str,
-    error: StorageError | None = None,
+    error: StorageError | DeleteFailure | None = None,
     action: str = "upload",
 ) -> Outcome:
     """The FAILED Outcome of ``step``; ``error`` adds its request id and retries."""

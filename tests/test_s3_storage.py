@@ -409,6 +409,22 @@ def test_delete_batches_of_1000(bucket: Bucket, fault_proxy: FaultProxy, kind: s
 
 
 @pytest.mark.seaweedfs
+def test_a_failed_batch_fails_its_keys_and_the_next_batches_still_go(
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str
+) -> None:
+    keys = [f"static/{n}.css" for n in range(2500)]
+    _fill(bucket, ["static/2499.css"])
+    fault_proxy.add(Fault("DeleteObjects", "static/1500.css", error(500, "InternalError"), None))
+    storage = via_proxy(bucket, fault_proxy, kind, max_attempts=2)
+    failures = storage.delete(keys)
+    storage.close()
+    assert [f.key for f in failures] == keys[1000:2000]
+    assert {(f.code, f.retries) for f in failures} == {("InternalError", 1)}
+    assert all(f.request_id for f in failures)
+    assert bucket.keys().isdisjoint({"static/2499.css"})  # the batch after the failed one went
+
+
+@pytest.mark.seaweedfs
 @pytest.mark.parametrize("code", ["MissingContentMD5", "NotImplemented"])
 def test_delete_falls_back_to_one_request_per_key(
     bucket: Bucket, fault_proxy: FaultProxy, kind: str, code: str

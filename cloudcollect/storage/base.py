@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol, cast, runtime_checkable
 
+from ..errors import StorageError
+
 #: User-metadata name under which every backend records the hex MD5 of the content.
 MD5_METADATA = "cloudcollect-md5"
 
@@ -40,11 +42,19 @@ class RemoteObject:
 
 @dataclass(frozen=True)
 class DeleteFailure:
-    """A key that a delete request did not remove, with the service's error code."""
+    """A key that a delete request did not remove, with the service's error code (and,
+    when the whole request failed, its request id and the retries made)."""
 
     key: str
     code: str
     message: str = ""
+    request_id: str | None = None
+    retries: int = 0
+
+    @classmethod
+    def of(cls, key: str, error: StorageError) -> DeleteFailure:
+        """``key`` was not deleted because its request failed with ``error``."""
+        return cls(key, error.code or "Error", str(error), error.request_id, error.retries)
 
 
 @runtime_checkable
@@ -96,7 +106,10 @@ class Storage(Protocol):
     def delete(self, keys: Sequence[str]) -> builtins.list[DeleteFailure]:
         """Delete ``keys``; return the ones that could not be deleted.
 
-        Deleting a key that does not exist is a no-op, not a failure.
+        Deleting a key that does not exist is a no-op, not a failure. ``keys`` may be
+        any number: a backend whose requests take fewer splits them itself, and a
+        request that fails for all its keys makes a failure of each of them (the other
+        requests still go). FatalStorageError is raised (nothing else can succeed).
         """
 
     def public_url(self, key: str) -> str:

@@ -219,7 +219,9 @@ class S3Storage:
 
         Stores without multi-object delete (MissingContentMD5, NotImplemented), and a
         batch refused as MalformedXML (a key with a control character), get one
-        DeleteObject per key. Missing keys are not failures.
+        DeleteObject per key. A batch that fails otherwise is a failure of each of its
+        keys (the next batches still go); FatalStorageError is raised. Missing keys are
+        not failures.
         """
         failures: _Failures = []
         for start in range(0, len(keys), DELETE_BATCH):
@@ -233,7 +235,9 @@ class S3Storage:
         except StorageError as failure:
             if failure.code in _NO_MULTI_DELETE or failure.code in _ONE_BAD_KEY:
                 return self._delete_one_by_one(keys)
-            raise
+            if isinstance(failure, FatalStorageError):
+                raise
+            return [DeleteFailure.of(key, failure) for key in keys]
         return [
             DeleteFailure(key, code, message)
             for key, code, message in delete_errors(answer.body)
