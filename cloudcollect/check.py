@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -139,27 +140,15 @@ def check(
     from .pipeline import publish
 
     settings = settings or app_settings(app)
-    report = publish(
-        app,
-        settings.replace(delete=True),
-        storage=storage,
-        dry_run=True,
-        cancel=cancel,
-        report=report,
-        verify_headers=verify_headers,
+    compare = partial(
+        publish, app, storage=storage, dry_run=True, cancel=cancel, verify_headers=verify_headers
     )
+    report = compare(settings.replace(delete=True), report=report)
     if isinstance(report.fatal, DeletionRefused) and report.with_status(REFUSED):
         _read_refused_as_extra(report)
     elif isinstance(report.fatal, DeletionRefused):
         reason = str(report.fatal)
-        report = publish(
-            app,
-            settings.replace(delete=False),
-            storage=storage,
-            dry_run=True,
-            cancel=cancel,
-            verify_headers=verify_headers,
-        )
+        report = compare(settings.replace(delete=False))
         report.warn(f"objects without a local source are not checked: {reason}")
     if report.fatal is None:
         _unpublished_bundler_files(app, settings, report)
