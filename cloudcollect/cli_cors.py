@@ -14,11 +14,10 @@ store does not support bucket CORS, or access denied; 1 another failed request.
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
-from .clicommon import OVERRIDES, echo, load_app, run_settings
+from .clicommon import command_app, echo, exit_with
 from .config import Settings
 from .cors import RULE_ID, CorsRule, describe, merged, read_rules, write_rules
 from .errors import CloudCollectError
@@ -44,8 +43,7 @@ def cors_command(ctx: click.Context, dry_run: bool) -> None:
     origins. Every other rule is kept. Nothing is written when the rules already allow
     them. Prints the merged configuration, and the CDN settings that must forward Origin.
     """
-    app = load_app()
-    settings = run_settings(app, ctx.meta.get(OVERRIDES, {}))
+    _, settings = command_app(ctx)
     if not settings.cors_origins:
         raise click.UsageError(
             "CLOUDCOLLECT_CORS_ORIGINS is not set: list the origins of the pages that "
@@ -56,8 +54,7 @@ def cors_command(ctx: click.Context, dry_run: bool) -> None:
     try:
         _apply(settings, dry_run)
     except CloudCollectError as error:
-        echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
+        exit_with(error)
     for line in CDN_SETTINGS:
         echo(line, err=True)
 

@@ -9,19 +9,17 @@ holds the release lease, or a fatal storage error; 1 another failed request.
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 from flask import Flask
 
-from .clicommon import OVERRIDES, echo, load_app, run_settings
+from .clicommon import command_app, echo, exit_with
 from .config import Settings
 from .errors import CloudCollectError
 
 
 def _fingerprinted(ctx: click.Context) -> tuple[Flask, Settings]:
-    app = load_app()
-    settings = run_settings(app, ctx.meta.get(OVERRIDES, {}))
+    app, settings = command_app(ctx)
     if not settings.fingerprint:
         raise click.UsageError(
             "releases exist only with CLOUDCOLLECT_FINGERPRINT = True (each publish then "
@@ -50,8 +48,7 @@ def releases_command(ctx: click.Context, as_json: bool) -> None:
         finally:
             storage.close()
     except CloudCollectError as error:
-        echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
+        exit_with(error)
     for problem in found.problems:
         echo(f"warning: {problem}", err=True)
     rows = [
@@ -100,8 +97,7 @@ def rollback_command(ctx: click.Context, release: str | None, dry_run: bool) -> 
         finally:
             storage.close()
     except CloudCollectError as error:
-        echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
+        exit_with(error)
     target = done.target
     what = f"release {target.release} ({len(target.files)} files, all stored)"
     if target.release == done.previous:

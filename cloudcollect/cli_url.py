@@ -6,11 +6,9 @@ runtime loads lazy chunks relative to that base, not through ``url_for``.
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from .clicommon import OVERRIDES, echo, load_app, run_settings
+from .clicommon import command_app, exit_with
 from .errors import CloudCollectError, ConfigError
 
 
@@ -27,13 +25,11 @@ def url_command(ctx: click.Context, endpoint: str, path: str) -> None:
     """
     from .urls import public_url
 
-    app = load_app()
-    settings = run_settings(app, ctx.meta.get(OVERRIDES, {}))
+    app, settings = command_app(ctx)
     try:
         url = public_url(app, settings, endpoint, path)
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
     except CloudCollectError as error:
-        echo(f"error: {error}", err=True)
-        sys.exit(error.exit_code)
+        exit_with(error)
     click.echo(url)

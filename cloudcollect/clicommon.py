@@ -5,7 +5,8 @@ command line's options, and safe printing. Nothing here imports a command module
 from __future__ import annotations
 
 import os
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -43,6 +44,19 @@ def load_app() -> Flask:
         return info.load_app()
     except CloudCollectError as error:
         raise click.UsageError(printable(str(error))) from None
+
+
+def command_app(ctx: click.Context) -> tuple[Flask, Settings]:
+    """A command's app and its settings with the setting options given before the command
+    (``flask cloudcollect --prefix x/ url ...``); exit 2 as ``load_app``/``run_settings``."""
+    app = load_app()
+    return app, run_settings(app, ctx.meta.get(OVERRIDES, {}))
+
+
+def exit_with(error: CloudCollectError) -> NoReturn:
+    """Print ``error`` on stderr and exit with its exit code."""
+    echo(f"error: {error}", err=True)
+    sys.exit(error.exit_code)
 
 
 def echo(line: str, err: bool = False) -> None:
