@@ -2,8 +2,9 @@
 
 :func:`scrub` replaces with ``***``:
 
-- the AWS credentials in use: those the S3 storage resolved (:func:`remember`; botocore's
-  chain or the environment) and, read at each call, ``AWS_ACCESS_KEY_ID``,
+- the AWS credentials in use: those the S3 storage resolved when it opened (:func:`remember`;
+  botocore's chain or the environment), those the transports sign with, refreshed ones
+  included (:func:`remember_credentials`), and, read at each call, ``AWS_ACCESS_KEY_ID``,
   ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` and ``AWS_SECURITY_TOKEN``;
 - the userinfo of every URL (``scheme://user:password@host`` -> ``scheme://***@host``),
   and passwords remembered from URLs (:func:`remember_url`), wherever they appear.
@@ -23,6 +24,13 @@ message that needs it says which variable or profile the credentials came from i
 :class:`errors.CloudCollectError` scrubs its message when it is built, and
 :class:`report.Report` scrubs every outcome message and warning it is given, so the CLI's
 output at every verbosity and its ``--json`` report only ever see scrubbed text.
+
+Remembered values are process-wide and never forgotten: a library that publishes twice in
+one process (two apps, two runs, threads) scrubs the first run's credentials from the
+second's output too. Forgetting at the end of a run would be unsafe: an error object of
+that run, a late log line or a concurrent run can still be printed after it. Scrubbing
+more than needed only masks a value no output should carry anyway; the set grows by three
+values per distinct credential (one refresh an hour adds about 72 a day).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from typing import Any
 from urllib.parse import urlsplit
 
 MASK = "***"
@@ -51,6 +60,13 @@ def remember(*secrets: str | None) -> None:
     """Scrub these values (credentials in use) from every later message; None is skipped."""
     with _lock:
         _remembered.update(secret for secret in secrets if secret)
+
+
+def remember_credentials(frozen: Any) -> None:
+    """Scrub botocore's frozen credentials (``ReadOnlyCredentials``: access key id, secret
+    key, token) from every later message. The transports call it with what they sign
+    with, so a credential refreshed mid-run is scrubbed as well as the first."""
+    remember(frozen.access_key, frozen.secret_key, frozen.token)
 
 
 def remember_url(url: str | None) -> None:

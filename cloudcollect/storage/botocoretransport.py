@@ -9,7 +9,12 @@ query parameters are mapped back onto the operation's parameters through botocor
 service model (``client.meta.service_model``, each member's ``location`` and wire
 ``name``), the body or XML document onto its payload parameter. The answer is kept raw
 (status, headers, body) from the public ``before-parse`` event, so the storage parses the
-same bytes whichever transport carried them. botocore's own retries are off
+same bytes whichever transport carried them. Credentials are given to ``redact`` per
+request, so a set refreshed mid-run is scrubbed too: the set the client's credentials
+object holds just before signing (``before-sign``; freezing it there makes any refresh
+happen then, so the signer gets the same set), and the token and access key id read from
+the signed request (``request-created``, last), which are exact even when every freeze
+refreshes (credentials issued with under 10 minutes left). botocore's own retries are off
 (``total_max_attempts = 1``): the shared :class:`~.retry.RetryPolicy` retries here too.
 Only public API: ``botocore.session``, ``botocore.config.Config``, ``botocore.xform_name``,
 client methods, ``client.meta.events`` and ``client.meta.service_model``.
@@ -20,13 +25,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 import botocore.exceptions as bce
 
+from .. import redact
 from ..config import Settings
 from . import awsenv
 from .fasttransport import credentials_error
@@ -56,17 +63,28 @@ class BotocoreTransport:
     name = "botocore"
 
     def __init__(
-        self, client: Any, bucket: str, policy: RetryPolicy, *, ca_bundle: str | None = None
+        self,
+        client: Any,
+        bucket: str,
+        policy: RetryPolicy,
+        *,
+        ca_bundle: str | None = None,
+        credentials: Callable[[], Any] | None = None,
     ) -> None:
         """``ca_bundle``: checked to exist before each HTTPS request (as the fast
-        transport does), None for plain HTTP."""
+        transport does), None for plain HTTP. ``credentials``: the session's
+        ``get_credentials``, which returns the object the client signs with."""
         self.client = client
         self._bucket = bucket
         self._policy = policy
         self._ca_bundle = ca_bundle
+        self._credentials = credentials
+        self._frozen: Any = None  # the last frozen credentials given to redact
         self._raw = threading.local()
         events = client.meta.events
         events.register("before-parse.s3", self._keep_raw, unique_id="cloudcollect-raw")
+        events.register("before-sign.s3", self._remember_credentials, unique_id="cloudcollect-c")
+        events.register_last("request-created.s3", _remember_signed, unique_id="cloudcollect-s")
         for operation in ("DeleteObjects", "PutBucketCors"):
             events.register(
                 f"before-sign.s3.{operation}",
@@ -79,6 +97,14 @@ class BotocoreTransport:
 
     def close(self) -> None:
         self.client.close()
+
+    def _remember_credentials(self, **_: Any) -> None:
+        """Give redact the credentials the signer is about to use (a refresh happens here)."""
+        source = self._credentials() if self._credentials is not None else None
+        frozen = source.get_frozen_credentials() if source is not None else None
+        if frozen is not None and frozen != self._frozen:
+            redact.remember_credentials(frozen)
+            self._frozen = frozen
 
     def _attempt(self, request: Request) -> Response:
         if self._ca_bundle is not None and not os.path.exists(self._ca_bundle):
@@ -229,6 +255,17 @@ def _answer_from_error(error: bce.ClientError) -> Response:
     )
     headers = {str(k).lower(): str(v) for k, v in meta.get("HTTPHeaders", {}).items()}
     return Response(status, headers, body.encode("utf-8"))
+
+
+def _remember_signed(request: Any, **_: Any) -> None:
+    """Give redact the session token and access key id a request was signed with."""
+    headers = request.headers
+    token = headers.get("X-Amz-Security-Token")
+    credential = _SIGNED_KEY.search(str(headers.get("Authorization", "")))
+    redact.remember(token if isinstance(token, str) else None, credential and credential[1])
+
+
+_SIGNED_KEY = re.compile(r"Credential=([^/,\s]+)/")
 
 
 def _add_content_md5(request: Any, **_: Any) -> None:

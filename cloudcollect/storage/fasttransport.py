@@ -6,8 +6,10 @@ second per run; this transport sends the storage's :class:`~.transport.Request` 
 Only public pieces are used: ``botocore.auth.S3SigV4Auth`` and
 ``botocore.awsrequest.AWSRequest`` to sign, credentials from the session's chain
 (``Session.get_credentials()``; refreshable credentials are frozen per request, which
-refreshes them before expiry), ``botocore.httpsession.ProxyConfiguration`` for a proxy's
-headers, and urllib3 (botocore's own HTTP library) for connections.
+refreshes them before expiry, and each new set is given to ``redact`` before it signs
+anything, so a refreshed secret key or token is scrubbed from every message),
+``botocore.httpsession.ProxyConfiguration`` for a proxy's headers, and urllib3 (botocore's
+own HTTP library) for connections.
 
 Behaviour kept equal to botocore's client (``botocoretransport``):
 
@@ -33,6 +35,7 @@ from typing import Any
 
 import urllib3
 
+from .. import redact
 from . import s3wire
 from .awsenv import Endpoint
 from .retry import Retryable, RetryPolicy
@@ -74,6 +77,7 @@ class FastTransport:
         self.endpoint = endpoint
         self._load_credentials = credentials
         self._credentials: Any = None
+        self._frozen: Any = None  # the last frozen credentials given to redact
         self._lock = threading.Lock()
         self._policy = policy
         self._ca_bundle = ca_bundle if endpoint.scheme == "https" else None
@@ -144,9 +148,13 @@ class FastTransport:
                 if self._credentials is None:
                     raise TransportError("NoCredentialsError", "no AWS credentials found")
         try:
-            return self._credentials.get_frozen_credentials()
+            frozen = self._credentials.get_frozen_credentials()
         except botocore.exceptions.BotoCoreError as error:  # a refresh failed
             raise credentials_error(error) from None
+        if frozen != self._frozen:  # the first request, or a refresh: scrub the new values
+            redact.remember_credentials(frozen)
+            self._frozen = frozen
+        return frozen
 
 
 def credentials_error(error: Exception) -> TransportError:

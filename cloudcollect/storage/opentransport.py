@@ -52,4 +52,6 @@ def open_transport(
     client = make_client(settings, session, pool_size)
     https = not (settings.endpoint_url or "").startswith("http://")
     bundle = ca_bundle(settings, session) if https else None
-    return BotocoreTransport(client, settings.bucket or "", policy, ca_bundle=bundle)
+    return BotocoreTransport(
+        client, settings.bucket or "", policy, ca_bundle=bundle, credentials=session.get_credentials
+    )
