@@ -108,6 +108,17 @@ EMPTY_LISTING = (
 )
 
 
+def echoing_store(fault_proxy: FaultProxy, tag: str) -> list[str]:
+    """The proxy answers every request itself: HeadBucket 200, an empty listing, and an
+    error quoting the credentials for anything else. Returns the tokens it receives."""
+    tokens: list[str] = []
+    fault_proxy.add(Fault("HeadBucket", None, answer(200, tokens=tokens), times=None))
+    listing = answer(200, EMPTY_LISTING, tokens)
+    fault_proxy.add(Fault("ListObjectsV2", None, listing, times=None))
+    fault_proxy.add(Fault(None, None, echo_credentials(tokens, tag), times=None))
+    return tokens
+
+
 @pytest.mark.parametrize("args", [["-v"], ["--json"]], ids=["verbose", "json"])
 @pytest.mark.parametrize("transport", ["fast", "botocore"])
 def test_credentials_refreshed_mid_run_are_never_printed(
@@ -119,10 +130,7 @@ def test_credentials_refreshed_mid_run_are_never_printed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls, tag = refreshing_profile(tmp_path, monkeypatch)
-    tokens: list[str] = []
-    fault_proxy.add(Fault("HeadBucket", None, answer(200), times=None))
-    fault_proxy.add(Fault("ListObjectsV2", None, answer(200, EMPTY_LISTING), times=None))
-    fault_proxy.add(Fault(None, None, echo_credentials(tokens, tag), times=None))
+    tokens = echoing_store(fault_proxy, tag)
     app = proxied(tmp_path, bucket, fault_proxy, transport=transport, profile="refreshing")
 
     result = invoke(app, args)
@@ -150,11 +158,7 @@ def test_credentials_refreshed_before_every_request_are_never_printed(
     and token are read from the signed request (the secret key, never sent, could only be
     guessed: botocore's client covers it in the common case above)."""
     calls, tag = refreshing_profile(tmp_path, monkeypatch, short=10**6)
-    tokens: list[str] = []
-    fault_proxy.add(Fault("HeadBucket", None, answer(200, tokens=tokens), times=None))
-    listing = answer(200, EMPTY_LISTING, tokens)
-    fault_proxy.add(Fault("ListObjectsV2", None, listing, times=None))
-    fault_proxy.add(Fault(None, None, echo_credentials(tokens, tag), times=None))
+    tokens = echoing_store(fault_proxy, tag)
     app = proxied(tmp_path, bucket, fault_proxy, transport=transport, profile="refreshing")
 
     result = invoke(app, ["-v"])
@@ -176,9 +180,7 @@ def test_remembered_credentials_stay_scrubbed_for_later_runs_of_the_process(
     """Library use: two publishes in one process. The first run's (refreshed) credentials
     are still scrubbed from what the second run prints: nothing is forgotten."""
     calls, tag = refreshing_profile(tmp_path, monkeypatch)
-    fault_proxy.add(Fault("HeadBucket", None, answer(200), times=None))
-    fault_proxy.add(Fault("ListObjectsV2", None, answer(200, EMPTY_LISTING), times=None))
-    fault_proxy.add(Fault(None, None, echo_credentials([], tag), times=None))
+    echoing_store(fault_proxy, tag)
     first = invoke(proxied(tmp_path, bucket, fault_proxy, profile="refreshing"), ["-q"])
     assert first.exit_code in (1, 3), first.output
     for value in generation(len(calls.read_text()), tag):
