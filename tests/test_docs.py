@@ -1,13 +1,17 @@
-"""The README documents every setting and every exit code the code can return; the
-package ships the license it declares."""
+"""The README documents every setting (with the code's default), every exit code the code
+can return and every default exclusion; the package ships the license it declares."""
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
+import re
 from pathlib import Path
+from typing import Any
 
-from cloudcollect.config import config_keys
+from cloudcollect.config import Settings, config_keys
 from cloudcollect.errors import CloudCollectError
+from cloudcollect.filters import JUNK, SECRET_LIKE
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -43,3 +47,41 @@ def test_the_license_file_is_the_bsd_3_clause_the_metadata_declares() -> None:
     assert {"Framework :: Flask", "Typing :: Typed"} <= set(classifiers)
     assert not [c for c in classifiers if c.startswith("License ::")]  # PEP 639: expression
     assert metadata.get_all("Project-URL") is None  # no public address yet: none invented
+
+
+#: README defaults that mean "no value" (the code's None, or the unset prefix "").
+_UNSET = ("—", "unset", "derived", "preset", "<instance_path>")
+
+
+def _readme_default(cell: str) -> Any:
+    """A README default cell as the Settings value it claims."""
+    text = cell.strip()
+    if text.lstrip("`").startswith(_UNSET):
+        return None
+    text = text.strip("`")
+    if text.endswith(" MiB"):
+        return int(text.removesuffix(" MiB")) * 1024 * 1024
+    value = ast.literal_eval(text)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def test_every_default_in_the_readme_table_is_the_codes() -> None:
+    rows = re.findall(r"^\| `(CLOUDCOLLECT_\w+)` \| ([^|]+) \|", README, re.MULTILINE)
+    assert {key for key, _ in rows} == set(config_keys())
+    settings = Settings()
+    for key, cell in rows:
+        field = config_keys()[key]
+        claimed = _readme_default(cell)
+        actual = getattr(settings, field.name)
+        if claimed is None:  # "—", "unset", "derived": no value of its own
+            assert actual in (None, ""), (key, actual)
+        else:
+            assert actual == claimed, (key, cell, actual)
+
+
+def test_the_readme_lists_every_default_exclusion_and_no_other() -> None:
+    section = README.split("Excluded by default, at any depth")[1].split("Symlinks are followed")[0]
+    listed = set(re.findall(r"`([^`]+)`", section))
+    assert set(JUNK) | set(SECRET_LIKE) <= listed, sorted(set(JUNK) | set(SECRET_LIKE) - listed)
+    hidden_examples = {".git/", ".env", ".npmrc", ".netrc", ".htpasswd"}
+    assert listed - set(JUNK) - set(SECRET_LIKE) == hidden_examples

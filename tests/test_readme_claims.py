@@ -1,0 +1,120 @@
+"""README claims no other test pinned down (see docs/claims.md), against the real SeaweedFS
+where a storage is involved."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from cloudcollect import publish
+from cloudcollect.cli import cloudcollect_command
+from cloudcollect.config import config_keys
+from cloudcollect.state import STATE_NAME
+from tests.conftest import Bucket
+from tests.support.apps import make_app
+from tests.support.faultproxy import Fault, FaultProxy, error
+from tests.support.seaweed import REGION
+from tests.test_reliability import many_files, proxied_app, puts
+
+
+def seaweed_config(bucket: Bucket, **extra: object) -> dict[str, object]:
+    return {
+        "CLOUDCOLLECT_BUCKET": bucket.name,
+        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
+        "CLOUDCOLLECT_ADDRESSING_STYLE": "path",
+        "CLOUDCOLLECT_REGION": REGION,
+        **{f"CLOUDCOLLECT_{k}": v for k, v in extra.items()},
+    }
+
+
+# -- Exit codes: "the run stopped early because the storage stopped answering" -------------
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize(("workers", "streak"), [(1, 10), (12, 12)])
+def test_a_run_stops_after_10_storage_failures_in_a_row_or_one_per_worker(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy, workers: int, streak: int
+) -> None:
+    fault_proxy.add(Fault("PutObject", "*static/*", error(500, "InternalError"), times=None))
+    app = proxied_app(
+        tmp_path, bucket, fault_proxy, many_files(120), WORKERS=workers, MAX_ATTEMPTS=1
+    )
+    report = publish(app)
+    assert report.exit_code == 1, report.to_dict()
+    assert f"stopped early: {streak} uploads in a row failed" in str(report.fatal)
+    # Threads that were already past their failure go on until they see the stop.
+    assert streak <= len(puts(fault_proxy)) < 60, len(puts(fault_proxy))
+    assert any("planned uploads not done" in warning for warning in report.warnings)
+
+
+# -- Change detection: the state object ------------------------------------------------------
+
+
+@pytest.mark.seaweedfs
+def test_the_state_object_is_stored_with_cache_control_no_store(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    app = make_app(tmp_path, seaweed_config(bucket), {"static/a.css": "a{}"})
+    assert publish(app).exit_code == 0
+    assert bucket.head(STATE_NAME)["CacheControl"] == "no-store"
+    assert bucket.head("static/a.css")["CacheControl"] == "public, max-age=3600"
+
+
+# -- Configuration: CLOUDCOLLECT_CACHE_CONTROL ("None for none") ------------------------------
+
+
+@pytest.mark.seaweedfs
+def test_cache_control_none_stores_no_cache_control(tmp_path: Path, bucket: Bucket) -> None:
+    config = seaweed_config(bucket, CACHE_CONTROL=None)
+    app = make_app(tmp_path, config, {"static/a.css": "a{}"})
+    assert publish(app).exit_code == 0
+    assert "CacheControl" not in bucket.head("static/a.css")
+
+
+# -- Quick start: "cloudcollect never takes a secret as a setting or an option" -------------
+
+SECRET_WORDS = ("SECRET", "PASSWORD", "TOKEN", "ACCESS_KEY", "CREDENTIAL", "PASSWD")
+
+
+def test_no_setting_or_option_takes_a_secret() -> None:
+    assert [key for key in config_keys() if any(w in key for w in SECRET_WORDS)] == []
+    commands = [cloudcollect_command, *cloudcollect_command.commands.values()]
+    options = [opt for command in commands for param in command.params for opt in param.opts]
+    assert options and not [o for o in options if any(w in o.upper() for w in SECRET_WORDS)]
+
+
+# -- The command: -q, --json ------------------------------------------------------------------
+
+
+def filesystem_app(tmp_path: Path) -> Flask:
+    config = {"CLOUDCOLLECT_STORAGE": "filesystem", "CLOUDCOLLECT_ROOT": str(tmp_path / "out")}
+    return make_app(tmp_path / "app", config)
+
+
+def test_quiet_prints_only_the_summary_line_and_errors(tmp_path: Path) -> None:
+    app = filesystem_app(tmp_path)
+    runner = app.test_cli_runner()
+    done = runner.invoke(cloudcollect_command, ["-q"])
+    assert done.exit_code == 0, done.output
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [done.stderr.strip()]  # one line: the summary
+    assert done.stderr.startswith("uploaded 7, deleted 0, unchanged 0, failed 0, excluded 3")
+    (tmp_path / "app/static/bad\\name.css").write_text("a{}")  # "\\": no key, exit 1
+    failed = runner.invoke(cloudcollect_command, ["-q"])
+    assert failed.exit_code == 1, failed.output
+    lines = failed.stderr.splitlines()
+    assert len(lines) == 2 and "bad\\name.css" in lines[0], lines
+    assert lines[-1].startswith("uploaded 0, deleted 0, unchanged 7, failed 1")
+
+
+def test_the_json_report_has_every_documented_field(tmp_path: Path) -> None:
+    result = filesystem_app(tmp_path).test_cli_runner().invoke(cloudcollect_command, ["--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    documented = {"counts", "bytes_uploaded", "bytes_planned", "seconds", "exit_code"}
+    assert documented | {"failures", "outcomes"} <= set(report), sorted(report)
+    assert {"action", "status", "reason"} <= set(report["outcomes"][0])
+    assert "retries" in report["counts"]
