@@ -23,49 +23,27 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from cloudcollect.pipeline import publish
 from examples.exampleapp import create_app
 from tests.conftest import Bucket
+from tests.support.browser import BROWSER_MARKS
+from tests.support.browser import browser as browser  # noqa: PLC0414 - the fixture
+from tests.support.bucketconfig import bucket_config
 from tests.support.extapp import LEAFLET_PLAIN, make_extension_app
 from tests.support.public import allow_public_read
+from tests.support.serving import RequestLog, serving, serving_logged
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PREFIX = "example/v1/"
 HASHED = re.compile(r"\.[0-9a-f]{12}\.\w+$")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.seaweedfs,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="needs Debian's chromium and chromedriver (apt-get install chromium "
-        "chromium-driver; .ci/run installs them)",
-    ),
-]
-
-CHROME_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1100,900",
-)
+pytestmark = BROWSER_MARKS
 
 ASSET_URLS_JS = """
 return [
@@ -76,18 +54,6 @@ return [
 """
 STYLE_JS = "return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]];"
 FETCHED_JS = "return performance.getEntriesByType('resource').map(e => e.name);"
-
-
-class RequestLog:
-    """WSGI middleware that records every path the app is asked for."""
-
-    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
-        self.app = app
-        self.paths: list[str] = []
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        self.paths.append(environ.get("PATH_INFO", ""))
-        return self.app(environ, start_response)
 
 
 Site = tuple[str, Callable[[str], str], RequestLog]
@@ -114,57 +80,14 @@ def published_site(
     if fingerprint:
         assert url_of("static/css/site.css") != bucket_base + "static/css/site.css"
     allow_public_read(bucket, PREFIX)
-    log = RequestLog(app.wsgi_app)
-    app.wsgi_app = log  # type: ignore[method-assign]
-    with serving(app) as app_url:
+    with serving_logged(app) as (app_url, log):
         yield app_url, url_of, log
 
 
 def switched_on(bucket: Bucket, manifest: Path, **config: Any) -> dict[str, Any]:
     """The config of an app that serves from ``bucket`` under PREFIX."""
-    return {
-        "CLOUDCOLLECT_SERVE_FROM_BUCKET": True,
-        "CLOUDCOLLECT_BUCKET": bucket.name,
-        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
-        "CLOUDCOLLECT_ADDRESSING_STYLE": "path",
-        "CLOUDCOLLECT_PREFIX": PREFIX,
-        "CLOUDCOLLECT_MANIFEST_PATH": str(manifest),
-        **config,
-    }
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve ``app`` on loopback in a thread; yield its URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield url
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager go online
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (*CHROME_ARGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # failed loads, JS errors
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    switch = bucket_config(bucket, PREFIX, serve_from_bucket=True, manifest_path=str(manifest))
+    return {**switch, **config}
 
 
 def load(driver: Any, url: str) -> None:

@@ -11,24 +11,24 @@ load asks the bucket again.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import flask_bootstrap
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.pipeline import publish
 from tests.conftest import Bucket, write_tree
+from tests.support.browser import BROWSER_MARKS
+from tests.support.browser import browser as browser  # noqa: PLC0414 - the fixture
+from tests.support.bucketconfig import bucket_config
 from tests.support.public import allow_public_read
-from tests.test_browser import browser as browser  # noqa: PLC0414 - the fixture
-from tests.test_browser import pytestmark as browser_marks
+from tests.support.serving import serving_late
 
-pytestmark = browser_marks
+pytestmark = BROWSER_MARKS
 PREFIX = "site/"
 FONT = Path(flask_bootstrap.__file__).parent / (
     "static/bootstrap5/css/font/fonts/bootstrap-icons.woff2"
@@ -49,53 +49,29 @@ document.fonts.load("16px Probe").then(
 OUTCOME_JS = "return [document.body.dataset.font, document.body.dataset.module];"
 
 
-class LateApp:
-    """A WSGI app set after the server is bound (the app's config needs the port)."""
-
-    app: Callable[..., Iterable[bytes]] | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        assert self.app is not None
-        return self.app(environ, start_response)
-
-
 @pytest.fixture
 def site(bucket: Bucket, tmp_path: Path) -> Iterator[tuple[str, Flask]]:
     """A Flask app on loopback whose page loads a font and a module from ``bucket``;
     its static files are published there, readable anonymously; yields (URL, app)."""
-    late = LateApp()
-    server = make_server("127.0.0.1", 0, late, threaded=True)
-    origin = f"http://127.0.0.1:{server.server_port}"
-    static = write_tree(
-        tmp_path / "static",
-        {"fonts/probe.woff2": FONT.read_bytes(), "js/probe.js": PROBE_MODULE},
-    )
-    app = Flask("corsapp", static_folder=str(static))
-    app.config.update(
-        CLOUDCOLLECT_BUCKET=bucket.name,
-        CLOUDCOLLECT_ENDPOINT_URL=bucket.server.endpoint,
-        CLOUDCOLLECT_ADDRESSING_STYLE="path",
-        CLOUDCOLLECT_PREFIX=PREFIX,
-        CLOUDCOLLECT_CORS_ORIGINS=[origin],
-    )
-    base = f"{bucket.server.endpoint}/{bucket.name}/{PREFIX}static/"
-    assert base.split("/")[2] != origin.split("/")[2]  # two origins: another port
-    page = PAGE.replace("{font}", base + "fonts/probe.woff2").replace(
-        "{module}", base + "js/probe.js"
-    )
-    app.add_url_rule("/", "page", lambda: page)
-    assert publish(app).exit_code == 0
-    allow_public_read(bucket, PREFIX)
-    bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": [THEIRS]})
-    late.app = app.wsgi_app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_late() as (origin, late):
+        static = write_tree(
+            tmp_path / "static",
+            {"fonts/probe.woff2": FONT.read_bytes(), "js/probe.js": PROBE_MODULE},
+        )
+        app = Flask("corsapp", static_folder=str(static))
+        app.config.update(bucket_config(bucket, PREFIX, cors_origins=[origin]))
+        base = f"{bucket.server.endpoint}/{bucket.name}/{PREFIX}static/"
+        assert base.split("/")[2] != origin.split("/")[2]  # two origins: another port
+        page = PAGE.replace("{font}", base + "fonts/probe.woff2").replace(
+            "{module}", base + "js/probe.js"
+        )
+        app.add_url_rule("/", "page", lambda: page)
+        assert publish(app).exit_code == 0
+        allow_public_read(bucket, PREFIX)
+        rules = {"CORSRules": [THEIRS]}
+        bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration=rules)
+        late.app = app.wsgi_app
         yield origin, app
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 PROBE_MODULE = 'document.body.dataset.module = "ran";\n'

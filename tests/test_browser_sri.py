@@ -8,25 +8,24 @@ bucket again.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask, render_template_string
-from werkzeug.serving import make_server
 
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.pipeline import publish
 from tests.conftest import Bucket
 from tests.support.apps import make_app
+from tests.support.browser import BROWSER_MARKS
+from tests.support.browser import browser as browser  # noqa: PLC0414 - the fixture
+from tests.support.bucketconfig import bucket_config
 from tests.support.public import allow_public_read
-from tests.test_browser import browser as browser  # noqa: PLC0414 - the fixture
-from tests.test_browser import pytestmark as browser_marks
-from tests.test_browser_cors import LateApp
+from tests.support.serving import serving_late
 
-pytestmark = browser_marks
+pytestmark = BROWSER_MARKS
 PREFIX = "site/"
 SCRIPT = 'document.body.dataset.js = "ran";\n'
 FILES = {
@@ -47,33 +46,23 @@ OUTCOME_JS = "return [document.body.dataset.js || '', getComputedStyle(document.
 
 @pytest.fixture
 def site(bucket: Bucket, tmp_path: Path) -> Iterator[tuple[str, Flask]]:
-    late = LateApp()
-    server = make_server("127.0.0.1", 0, late, threaded=True)
-    origin = f"http://127.0.0.1:{server.server_port}"
-    config = {
-        "CLOUDCOLLECT_BUCKET": bucket.name,
-        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
-        "CLOUDCOLLECT_ADDRESSING_STYLE": "path",
-        "CLOUDCOLLECT_PREFIX": PREFIX,
-        "CLOUDCOLLECT_SERVE_FROM_BUCKET": True,
-        "CLOUDCOLLECT_FINGERPRINT": True,
-        "CLOUDCOLLECT_MANIFEST_PATH": str(tmp_path / "manifest.json"),
-    }
-    app = make_app(tmp_path, config, FILES)
-    app.add_url_rule("/", "page", lambda: render_template_string(PAGE))
-    assert publish(app).exit_code == 0
-    allow_public_read(bucket, PREFIX)
-    rule = {"AllowedOrigins": [origin], "AllowedMethods": ["GET", "HEAD"]}
-    bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": [rule]})
-    late.app = app.wsgi_app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_late() as (origin, late):
+        config = bucket_config(
+            bucket,
+            PREFIX,
+            serve_from_bucket=True,
+            fingerprint=True,
+            manifest_path=str(tmp_path / "manifest.json"),
+        )
+        app = make_app(tmp_path, config, FILES)
+        app.add_url_rule("/", "page", lambda: render_template_string(PAGE))
+        assert publish(app).exit_code == 0
+        allow_public_read(bucket, PREFIX)
+        rule = {"AllowedOrigins": [origin], "AllowedMethods": ["GET", "HEAD"]}
+        rules = {"CORSRules": [rule]}
+        bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration=rules)
+        late.app = app.wsgi_app
         yield origin, app
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 def outcome(browser: Any, url: str) -> list[str]:

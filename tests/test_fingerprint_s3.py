@@ -29,6 +29,7 @@ from cloudcollect.report import Report
 from cloudcollect.rewrite import references
 from tests.conftest import Bucket
 from tests.support.apps import make_app
+from tests.support.bucketconfig import bucket_config
 from tests.support.public import allow_public_read
 
 pytestmark = pytest.mark.seaweedfs
@@ -60,17 +61,9 @@ HEX12 = re.compile(r"\.[0-9a-f]{12}\.[a-z]+$")
 
 
 def fingerprint_app(root: Path, bucket: Bucket, **config: Any) -> Flask:
-    settings = {
-        "CLOUDCOLLECT_BUCKET": bucket.name,
-        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
-        "CLOUDCOLLECT_ADDRESSING_STYLE": "path",
-        "CLOUDCOLLECT_PREFIX": PREFIX,
-        "CLOUDCOLLECT_SERVE_FROM_BUCKET": True,
-        "CLOUDCOLLECT_FINGERPRINT": True,
-        "CLOUDCOLLECT_MANIFEST_PATH": str(root / "instance/manifest.json"),
-        **{f"CLOUDCOLLECT_{key.upper()}": value for key, value in config.items()},
-    }
-    return make_app(root, settings, FILES)
+    manifest = str(root / "instance/manifest.json")
+    switch = {"serve_from_bucket": True, "fingerprint": True, "manifest_path": manifest}
+    return make_app(root, bucket_config(bucket, PREFIX, **(switch | config)), FILES)
 
 
 def run(app: Flask, clock: Callable[[], datetime] | None = None) -> Report:

@@ -17,16 +17,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from cloudcollect.check import check
 from cloudcollect.cli import cloudcollect_command
@@ -34,8 +30,10 @@ from cloudcollect.fingerprint import IMMUTABLE
 from cloudcollect.pipeline import publish
 from examples.viteapp import create_app
 from tests.conftest import Bucket
+from tests.support.browser import NEEDS_CHROMIUM, chromium
+from tests.support.bucketconfig import bucket_config
 from tests.support.public import allow_public_read
-from tests.test_browser import CHROME_ARGS, CHROMEDRIVER, CHROMIUM, RequestLog
+from tests.support.serving import serving_logged
 
 VITE = "vite@5.4.21"  # the major version is pinned: Vite 5 writes .vite/manifest.json
 NPM_TIMEOUT = 240
@@ -85,15 +83,13 @@ class Site:
 def site(request: pytest.FixtureRequest, vite: list[str], bucket: Bucket, tmp_path: Path) -> Site:
     root = tmp_path / "viteapp"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("node_modules", "static"))
-    config = {
-        "CLOUDCOLLECT_SERVE_FROM_BUCKET": True,
-        "CLOUDCOLLECT_BUCKET": bucket.name,
-        "CLOUDCOLLECT_ENDPOINT_URL": bucket.server.endpoint,
-        "CLOUDCOLLECT_ADDRESSING_STYLE": "path",
-        "CLOUDCOLLECT_PREFIX": PREFIX,
-        "CLOUDCOLLECT_FINGERPRINT": request.param,
-        "CLOUDCOLLECT_MANIFEST_PATH": str(tmp_path / "cloudcollect-manifest.json"),
-    }
+    config = bucket_config(
+        bucket,
+        PREFIX,
+        serve_from_bucket=True,
+        fingerprint=request.param,
+        manifest_path=str(tmp_path / "cloudcollect-manifest.json"),
+    )
     app = create_app(config, root=root)
     url = app.test_cli_runner().invoke(cloudcollect_command, ["url", "static", "dist/"])
     assert url.exit_code == 0, url.output
@@ -132,10 +128,7 @@ def test_the_build_is_published_as_vite_named_it(site: Site) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver)",
-)
+@NEEDS_CHROMIUM
 def test_chromium_loads_the_lazy_chunk_from_the_bucket(
     site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,7 +144,8 @@ def test_chromium_loads_the_lazy_chunk_from_the_bucket(
     lazy = site.manifest["src/lazy.js"]
     lazy_urls = {site.base + lazy["file"], *(site.base + css for css in lazy["css"])}
 
-    with serving(site.app) as (app_url, log), chromium(tmp_path) as driver:
+    logs = {"performance": "ALL", "browser": "ALL"}
+    with serving_logged(site.app) as (app_url, log), chromium(tmp_path, logs) as driver:
         from selenium.webdriver.support.ui import WebDriverWait
 
         driver.get(app_url + "/")
@@ -194,38 +188,3 @@ def failed_requests(events: list[dict[str, Any]]) -> list[str]:
         if e["method"] == "Network.responseReceived" and e["params"]["response"]["status"] >= 400
     ]
     return failed
-
-
-@contextmanager
-def serving(app: Flask) -> Iterator[tuple[str, RequestLog]]:
-    """The app on a loopback port, and its request log."""
-    log = RequestLog(app.wsgi_app)
-    app.wsgi_app = log  # type: ignore[method-assign]
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", log
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-@contextmanager
-def chromium(tmp_path: Path) -> Iterator[Any]:
-    """Headless Debian chromium with the performance (network) and console logs on."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (*CHROME_ARGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
