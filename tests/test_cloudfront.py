@@ -138,3 +138,18 @@ def test_no_invalidation_after_a_failed_upload(tmp_path: Path, cloudfront: tuple
     assert [o.key for o in report.with_status(UPLOADED)] == ["static/css/site.css"]
     assert report.invalidations == []
     assert invalidated_paths(client, distribution) == []
+
+
+def test_a_failed_invalidation_is_exit_1_and_the_uploads_stay_done(
+    tmp_path: Path, cloudfront: tuple[Any, str]
+) -> None:
+    """README, *CDN invalidation*: reported like any storage error; the uploads stay done."""
+    app = make_app(tmp_path, {"CLOUDCOLLECT_CLOUDFRONT_DISTRIBUTION_ID": "ENOSUCHDIST1"})
+    storage = MemoryStorage()
+    publish(app, storage=storage)
+    (tmp_path / "static/css/site.css").write_text("body { color: navy; }\n")
+    report = publish(app, storage=storage)
+    assert report.exit_code == 1, report.to_dict()
+    assert "NoSuchDistribution" in str(report.fatal)
+    assert [o.key for o in report.with_status(UPLOADED)] == ["static/css/site.css"]
+    assert storage.objects["static/css/site.css"].data == b"body { color: navy; }\n"

@@ -4,12 +4,13 @@ where a storage is involved."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from cloudcollect import publish
+from cloudcollect import MemoryStorage, publish
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.config import config_keys
 from cloudcollect.state import STATE_NAME
@@ -61,6 +62,23 @@ def test_the_state_object_is_stored_with_cache_control_no_store(
     assert publish(app).exit_code == 0
     assert bucket.head(STATE_NAME)["CacheControl"] == "no-store"
     assert bucket.head("static/a.css")["CacheControl"] == "public, max-age=3600"
+
+
+@pytest.mark.seaweedfs
+def test_a_run_with_nothing_to_do_makes_one_list_and_two_gets(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    app = proxied_app(tmp_path, bucket, fault_proxy)
+    assert publish(app).exit_code == 0
+    fault_proxy.clear()
+    assert publish(app).counts()["uploaded"] == 0
+    requests = sorted((r.operation, r.key or "") for r in fault_proxy.requests())
+    assert requests == [
+        ("GetObject", "rel/.cloudcollect-lease.json"),
+        ("GetObject", "rel/" + STATE_NAME),
+        ("HeadBucket", ""),
+        ("ListObjectsV2", ""),
+    ]
 
 
 # -- Configuration: CLOUDCOLLECT_CACHE_CONTROL ("None for none") ------------------------------
@@ -118,3 +136,24 @@ def test_the_json_report_has_every_documented_field(tmp_path: Path) -> None:
     assert documented | {"failures", "outcomes"} <= set(report), sorted(report)
     assert {"action", "status", "reason"} <= set(report["outcomes"][0])
     assert "retries" in report["counts"]
+
+
+# -- Fingerprinting: "files over 8 MiB and files that are not UTF-8 are published
+#    unrewritten, with a warning" ----------------------------------------------------------
+
+
+def test_a_stylesheet_over_8_mib_or_not_utf8_is_published_unrewritten_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    big = b"a { background: url(img/logo.png) }\n" + b"/*" + b"x" * (8 * 1024 * 1024) + b"*/\n"
+    latin1 = "a { background: url(img/logo.png) } /* caf\u00e9 */\n".encode("latin-1")
+    files = {"static/img/logo.png": b"\x89PNG", "static/big.css": big, "static/l1.css": latin1}
+    app = make_app(tmp_path, {"CLOUDCOLLECT_FINGERPRINT": True}, files)
+    storage = MemoryStorage()
+    report = publish(app, storage=storage)
+    assert report.exit_code == 0, report.to_dict()
+    for name, data in (("big", big), ("l1", latin1)):
+        [hashed] = [k for k in storage.objects if re.fullmatch(rf"static/{name}\.\w{{12}}\.css", k)]
+        assert storage.objects[hashed].data == data  # url(img/logo.png) left as written
+    assert any("big.css: over 8388608 bytes" in w for w in report.warnings), report.warnings
+    assert any("l1.css: not UTF-8" in w for w in report.warnings), report.warnings
