@@ -3,9 +3,12 @@ where a storage is involved."""
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,9 +19,9 @@ from cloudcollect.config import config_keys
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket
 from tests.support.apps import make_app
-from tests.support.faultproxy import Fault, FaultProxy, error
+from tests.support.faultproxy import Action, Fault, FaultProxy, error
 from tests.support.seaweed import REGION
-from tests.test_reliability import many_files, proxied_app, puts
+from tests.test_reliability import flask_subprocess, many_files, proxied_app, puts
 
 
 def seaweed_config(bucket: Bucket, **extra: object) -> dict[str, object]:
@@ -157,3 +160,62 @@ def test_a_stylesheet_over_8_mib_or_not_utf8_is_published_unrewritten_with_a_war
         assert storage.objects[hashed].data == data  # url(img/logo.png) left as written
     assert any("big.css: over 8388608 bytes" in w for w in report.warnings), report.warnings
     assert any("l1.css: not UTF-8" in w for w in report.warnings), report.warnings
+
+
+# -- Deploy order: "verify that every hashed key of the new manifest is in the storage (one
+#    listing; a HEAD per key when listing is denied)"; a missing key: no manifest, exit 1 ---
+
+
+def acknowledge_without_storing() -> Action:
+    """Answer a PUT 200 with the body's MD5 as the ETag, and store nothing (a lying store)."""
+
+    def run(exchange: Any, fault: Fault) -> None:
+        etag = hashlib.md5(exchange.body(), usedforsecurity=False).hexdigest()
+        exchange.respond(200, "OK", [("ETag", f'"{etag}"')], b"")
+
+    return Action("acknowledge without storing", run)
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("listing", ["allowed", "denied"])
+def test_a_hashed_copy_missing_after_upload_publishes_no_manifest(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy, listing: str
+) -> None:
+    hashed = "*static/css/site.????????????.css"
+    fault_proxy.add(Fault("PutObject", hashed, acknowledge_without_storing(), times=None))
+    if listing == "denied":
+        fault_proxy.add(Fault("ListObjectsV2", None, error(403, "AccessDenied"), times=None))
+    app = proxied_app(tmp_path, bucket, fault_proxy, FINGERPRINT=True)
+    report = publish(app)
+    assert report.exit_code == 1, report.to_dict()
+    assert "hashed files are not in the storage after upload" in str(report.fatal)
+    assert not [key for key in bucket.keys() if "/.cloudcollect/" in key]  # no manifest
+    if listing == "denied":  # verified with a HEAD per hashed key
+        assert any(
+            fnmatch.fnmatchcase(r.key or "", hashed) for r in fault_proxy.requests("HeadObject")
+        )
+
+
+# -- Release pipelines: the example jobs' commands work, and their redirect captures only
+#    the JSON report (the human summary goes to stderr) --------------------------------------
+
+CI_COMMAND = re.compile(r"flask cloudcollect ([^>\n]*)> (\S+)")
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("job", ["github-actions.yml", "gitlab-ci.yml"])
+def test_the_example_ci_jobs_commands_publish_then_gate(
+    tmp_path: Path, bucket: Bucket, job: str
+) -> None:
+    text = (Path(__file__).parent.parent / "examples/ci" / job).read_text(encoding="utf-8")
+    commands = CI_COMMAND.findall(text)
+    assert [args.split()[0] for args, _ in commands] == ["--delete", "--check"], commands
+    tree = tmp_path / "tree"
+    make_app(tree, None)  # writes the files; the subprocess builds its own app on them
+    for args, report in commands:
+        process = flask_subprocess(tmp_path, tree, args.split(), seaweed_config(bucket))
+        stdout, stderr = process.communicate(timeout=120)  # a hang guard only
+        assert process.returncode == 0, stderr
+        document = json.loads(stdout)  # the whole of stdout is the report
+        assert document["exit_code"] == 0 and report.startswith("cloudcollect-")
+        assert stderr.strip().splitlines()[-1].startswith(("uploaded ", "check: in sync"))
