@@ -106,8 +106,10 @@ def test_variants_only_for_compressible_types() -> None:
     }
 
 
-def test_r2_adds_no_transform_to_gzip_only() -> None:
-    base = config(PROVIDER="r2", PRECOMPRESS=["gzip", "br"], CACHE_CONTROL="public, max-age=60")
+@pytest.mark.parametrize("provider", ["r2", "gcs"])
+def test_r2_and_gcs_add_no_transform_to_gzip_only(provider: str) -> None:
+    """README: on ``r2`` and ``gcs`` every gzip-encoded object gets ``no-transform``."""
+    base = config(PROVIDER=provider, PRECOMPRESS=["gzip", "br"], CACHE_CONTROL="public, max-age=60")
     asset = LocalAsset(
         "a.js",
         Path("a.js"),

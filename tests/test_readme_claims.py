@@ -19,9 +19,21 @@ from cloudcollect.config import config_keys
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket
 from tests.support.apps import make_app
-from tests.support.faultproxy import Action, Fault, FaultProxy, error
+from tests.support.faultproxy import Action, Fault, FaultProxy, delay, error
 from tests.support.seaweed import REGION
-from tests.test_reliability import flask_subprocess, many_files, proxied_app, puts
+from tests.test_reliability import (
+    PREFIX,
+    MiB,
+    assert_stored,
+    big_file,
+    expected_objects,
+    flask_subprocess,
+    many_files,
+    proxied_app,
+    puts,
+    wait_for,
+)
+from tests.test_reliability import config as reliability_config
 
 
 def seaweed_config(bucket: Bucket, **extra: object) -> dict[str, object]:
@@ -220,3 +232,46 @@ def test_the_example_ci_jobs_commands_publish_then_gate(
         document = json.loads(stdout)  # the whole of stdout is the report
         assert document["exit_code"] == 0 and report.startswith("cloudcollect-")
         assert stderr.strip().splitlines()[-1].startswith(("uploaded ", "check: in sync"))
+
+
+# -- Interruption: "after kill -9 ... nothing half-written is visible either ... The next run
+#    uploads exactly what is missing or different" ------------------------------------------
+
+
+@pytest.mark.seaweedfs
+def test_after_kill_9_nothing_half_written_is_visible_and_the_next_run_uploads_the_rest(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    tree = tmp_path / "tree"
+    make_app(tree, None, many_files(20))  # writes the files
+    big = big_file(11 * MiB)
+    (tree / "admin_static/a-big.bin").write_bytes(big)
+    big_key = PREFIX + "admin/static/a-big.bin"
+    fault_proxy.add(Fault("PutObject", None, delay(0.3), times=None))
+    held = fault_proxy.add(Fault("UploadPart", None, delay(5), times=None))  # past the kill
+    multipart = {"MULTIPART_THRESHOLD": 5 * MiB, "MULTIPART_CHUNKSIZE": 5 * MiB}
+    app_config = reliability_config(bucket, fault_proxy.url, WORKERS=2, **multipart)
+    process = flask_subprocess(tmp_path, tree, ["-v"], app_config)
+    try:
+        wait_for(lambda: held.seen >= 1, "a part in flight")
+        wait_for(lambda: len(puts(fault_proxy, 200)) >= 2, "two files stored")
+    finally:
+        process.kill()  # SIGKILL: nothing can be cleaned up
+        process.communicate()
+    assert process.returncode == -9
+    expected = {**expected_objects(tree), big_key: big}
+    keys = bucket.keys()
+    stored = {k: bucket.read(k) for k in keys if k.startswith(PREFIX)}
+    assert big_key not in stored  # a multipart object exists only once completed
+    assert {k: v for k, v in stored.items() if k in expected} == {
+        k: expected[k] for k in stored if k in expected
+    }  # whatever is visible is whole
+    done = set(stored) & set(expected)
+    assert done and done != set(expected)
+    fault_proxy.reset_faults()
+    fault_proxy.clear()
+    report = publish(make_app(tree, app_config))
+    assert report.exit_code == 0, report.to_dict()
+    sent = set(puts(fault_proxy)) | {r.key for r in fault_proxy.requests("CreateMultipartUpload")}
+    assert sent - {PREFIX + STATE_NAME} == set(expected) - done  # exactly what was missing
+    assert_stored(bucket, expected)
