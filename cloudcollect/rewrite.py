@@ -2,10 +2,12 @@
 
 Found (``references``):
 
-- CSS (read with a CSS tokenizer, see ``cloudcollect.cssrefs``): ``url(...)`` (quoted
-  or not), ``@import "..."``, the strings of ``image-set()`` / ``-webkit-image-set()``
-  and ``/*# sourceMappingURL=... */``; never inside comments or other strings
-  (``content: "url(x.png)"`` is text).
+- CSS (read as CSS tokens, see ``cloudcollect.cssrefs``): ``url(...)`` (quoted or not,
+  escaped names such as ``u\\72l(`` too), ``@import "..."``, the strings of
+  ``image-set()`` / ``-webkit-image-set()`` and ``/*# sourceMappingURL=... */``; never
+  inside comments or other strings (``content: "url(x.png)"`` is text). A stylesheet
+  without ``url(``, ``@import``, ``image-set``, ``sourceMappingURL`` or a backslash (in
+  any case) has none and is not tokenized.
 - JS (``.js``, ``.mjs``): ``//# sourceMappingURL=...`` (and ``/*# ... */``); with
   ``modules=True`` also static ES-module specifiers that start with ``./`` or ``../``:
   ``import x from "./a.js"``, ``import "./a.js"``, ``export * from "../b.js"``. Bare
@@ -65,7 +67,7 @@ def references(path: str, text: str, *, modules: bool = False) -> list[Reference
         lowered = text.lower()
         if not any(marker in lowered for marker in _CSS_MARKERS):
             return []
-        from .cssrefs import css_references  # loads tinycss2 only when a stylesheet is read
+        from .cssrefs import css_references  # compiles its expressions on first use
 
         found = css_references(text)
     elif path.lower().endswith(JS_EXTENSIONS):
