@@ -89,14 +89,15 @@ def test_the_readme_lists_every_default_exclusion_and_no_other() -> None:
 
 def test_every_test_docs_claims_names_exists() -> None:
     """docs/claims.md names tests as ``file::name`` (a name after ``, ::`` belongs to the
-    file named before it); each must be a test of that file."""
+    file named before it in the same row); each must be a test of that file."""
     table = (ROOT / "docs/claims.md").read_text(encoding="utf-8")
-    missing = []
-    for cell in re.findall(r"^\|[^|]+\|([^|]+)\|[^|]+\|$", table, re.MULTILINE):
+    missing, named = [], 0
+    for row in table.splitlines():
         current = None
-        for file, name in re.findall(r"(?:(test_\w+)|\B)::(test_\w+)", cell):
+        for file, name in re.findall(r"(?:(test_\w+)|\B)::(test_\w+)", row):
             current = file or current
             source = ROOT / "tests" / f"{current}.py"
+            named += 1
             if not source.exists() or f"def {name}(" not in source.read_text(encoding="utf-8"):
                 missing.append(f"{current}::{name}")
-    assert missing == []
+    assert missing == [] and named > 300

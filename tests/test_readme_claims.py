@@ -7,13 +7,14 @@ import fnmatch
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from cloudcollect import MemoryStorage, publish
+from cloudcollect import CloudCollect, MemoryStorage, publish
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.config import config_keys
 from cloudcollect.state import STATE_NAME
@@ -275,3 +276,88 @@ def test_after_kill_9_nothing_half_written_is_visible_and_the_next_run_uploads_t
     sent = set(puts(fault_proxy)) | {r.key for r in fault_proxy.requests("CreateMultipartUpload")}
     assert sent - {PREFIX + STATE_NAME} == set(expected) - done  # exactly what was missing
     assert_stored(bucket, expected)
+
+
+# -- Module docstrings ------------------------------------------------------------------------
+# lease.py: "a reader trusts [the state object] only when the lease names the same run (or
+# when there is no lease: a prefix last written before leases existed)".
+
+
+@pytest.mark.seaweedfs
+def test_a_state_object_without_any_lease_is_trusted(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    app = proxied_app(tmp_path, bucket, fault_proxy)
+    assert publish(app).exit_code == 0
+    bucket.client.delete_object(Bucket=bucket.name, Key=PREFIX + ".cloudcollect-lease.json")
+    fault_proxy.clear()
+    report = publish(app)
+    assert report.counts()["uploaded"] == 0, report.to_dict()
+    assert fault_proxy.requests("HeadObject") == []  # the state object answered for every key
+    assert not any("state object" in warning for warning in report.warnings)
+    # a lease naming another run: the same state object is no longer trusted
+    other = b'{"version": 1, "run": "0123456789abcdef", "started": "2026-01-01T00:00:00+00:00"}'
+    bucket.client.put_object(
+        Bucket=bucket.name, Key=PREFIX + ".cloudcollect-lease.json", Body=other
+    )
+    fault_proxy.clear()
+    assert publish(app).counts()["uploaded"] == 0
+    assert fault_proxy.requests("HeadObject")
+
+
+# deletion.py: "The guards run in the same order for a dry run and a real run": a failed key
+# (1) before a missing folder (3), the mode check (4) before an emptied source (5) before
+# MAX_DELETE (6).
+
+
+def guarded_app(root: Path, files: Mapping[str, bytes | str], **extra: object) -> Flask:
+    config = {"CLOUDCOLLECT_PREFIX": "p", "CLOUDCOLLECT_DELETE": True}
+    config |= {f"CLOUDCOLLECT_{k}": v for k, v in extra.items()}
+    return make_app(root, config, files)
+
+
+def test_the_deletion_guards_run_in_their_documented_order(tmp_path: Path) -> None:
+    from cloudcollect.storage.memory import StoredObject
+
+    def store(*keys: str) -> MemoryStorage:
+        storage = MemoryStorage()
+        for key in keys:
+            storage.objects[key] = StoredObject(b"x", {}, "")
+        return storage
+
+    files = {"static/a.css": "a{}", "admin_static/b.css": "b{}", "static/bad\\name.css": "x"}
+    no_child = guarded_app(tmp_path / "1", files)  # child_static/ missing, one bad name
+    report = publish(no_child, storage=store("p/static/old.css"))
+    assert report.exit_code == 1 and report.deletion_skipped, report.to_dict()  # 1 before 3
+
+    files = {"static/a.css": "a{}", "child_static/c.js": "c"}  # admin_static/ emptied
+    (tmp_path / "2/admin_static").mkdir(parents=True)
+    storage = store("p/.cloudcollect/manifest.json", "p/admin/static/old.css")
+    report = publish(guarded_app(tmp_path / "2", files, MAX_DELETE=0), storage=storage)
+    assert report.exit_code == 4 and "mode mismatch" in str(report.fatal)  # 4 before 5, 6
+    del storage.objects["p/.cloudcollect/manifest.json"]
+    report = publish(guarded_app(tmp_path / "2", files, MAX_DELETE=0), storage=storage)
+    assert "static source admin" in str(report.fatal)  # 5 before 6
+
+
+# deletion.py ``delete_scope`` and README *Exit codes* 4, "no prefix to confine deletion": a
+# static folder served at the URL root with no prefix refuses --delete; the bucket's other
+# objects are never candidates.
+
+
+@pytest.mark.seaweedfs
+def test_a_static_folder_at_the_url_root_without_a_prefix_refuses_to_delete(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public/a.css").write_text("a{}")
+    bucket.client.put_object(Bucket=bucket.name, Key="another-app/keep.js", Body=b"x")
+    app = Flask("rootapp", root_path=str(tmp_path), static_folder="public", static_url_path="")
+    app.config.update(seaweed_config(bucket, DELETE=True))
+    CloudCollect(app)
+    for args in (["--dry-run"], []):
+        result = app.test_cli_runner().invoke(cloudcollect_command, args)
+        assert result.exit_code == 4, result.output
+        assert "served at the URL root: set CLOUDCOLLECT_PREFIX to delete" in result.stderr
+    stored = bucket.keys()
+    assert "another-app/keep.js" in stored
