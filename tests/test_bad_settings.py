@@ -10,11 +10,7 @@ shows what really happens (an upload, a traceback) instead of passing.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +24,8 @@ from cloudcollect.config import config_keys, settings_from_config
 from cloudcollect.errors import ConfigError
 from cloudcollect.pipeline import publish
 from tests.conftest import Bucket
+from tests.support.flaskcli import run_flask
 from tests.support.redirect import redirect_server
-from tests.test_cli import APP_MODULE, ROOT
 
 GIB = 1024**3
 HUGE = 10**30
@@ -360,33 +356,15 @@ def test_through_the_flask_command_in_a_subprocess(tmp_path: Path, bucket: Bucke
     """The installed ``flask`` entry point: the extension refuses the config at app
     creation, the command's variables are read by click."""
     config = base_config(bucket) | {"CLOUDCOLLECT_MIME_TYPES": {".css": "text/css\r\nX: 1"}}
-    result = run_command(tmp_path, config, {})
+    result = run_flask(tmp_path, [], config)
     assert result.returncode == 2, result.stderr
     assert "CLOUDCOLLECT_MIME_TYPES" in result.stderr
     assert "Traceback" not in result.stderr
-    result = run_command(tmp_path, base_config(bucket), {"CLOUDCOLLECT_WORKERS": "x"})
+    result = run_flask(tmp_path, [], base_config(bucket), {"CLOUDCOLLECT_WORKERS": "x"})
     assert result.returncode == 2, result.stderr
     assert "CLOUDCOLLECT_WORKERS" in result.stderr
     assert "Traceback" not in result.stderr
     assert bucket.keys() == set()
-
-
-def run_command(
-    tmp_path: Path, config: dict[str, Any], env: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    """``flask --app cliapp cloudcollect`` with ``config`` as the app's and ``env`` added."""
-    (tmp_path / "cliapp.py").write_text(APP_MODULE)
-    environ = {**os.environ, **env, "TEST_APP_CONFIG": json.dumps(config)}
-    environ["PYTHONPATH"] = f"{ROOT}{os.pathsep}{tmp_path}"
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "flask"), "--app", "cliapp", "cloudcollect"],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 # -- an endpoint that answers 301 to everything ---------------------------------------------

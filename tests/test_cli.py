@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -17,14 +13,7 @@ from cloudcollect.lease import LEASE_NAME
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket
 from tests.support.apps import make_app, served_files
-
-ROOT = Path(__file__).resolve().parent.parent
-APP_MODULE = """
-import json, os
-from pathlib import Path
-from tests.support.apps import make_app
-app = make_app(Path(__file__).parent / "tree", json.loads(os.environ.get("TEST_APP_CONFIG", "{}")))
-"""
+from tests.support.flaskcli import run_flask
 
 
 def s3_args(bucket: Bucket) -> list[str]:
@@ -99,25 +88,6 @@ def test_missing_bucket_setting_is_a_config_error(tmp_path: Path) -> None:
     result = app.test_cli_runner().invoke(cloudcollect_command, [])
     assert result.exit_code == 2
     assert "CLOUDCOLLECT_BUCKET" in result.stderr
-
-
-def run_flask(
-    tmp_path: Path, args: list[str], config: Mapping[str, object]
-) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "cliapp.py").write_text(APP_MODULE)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{tmp_path}"
-    env["TEST_APP_CONFIG"] = json.dumps(config)
-    flask = Path(sys.executable).parent / "flask"
-    return subprocess.run(
-        [str(flask), "--app", "cliapp", "cloudcollect", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_subprocess_unknown_setting_exits_2_naming_the_key(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from flask import Flask, url_for
 
 from cloudcollect.cli import cloudcollect_command
 from tests.support.apps import make_app
-from tests.test_cli import run_flask
+from tests.support.flaskcli import run_flask
 
 S3 = {
     "CLOUDCOLLECT_BUCKET": "assets",

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,13 +21,14 @@ from flask import Config
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.envvars import warnings
 from tests.support.apps import make_app
+from tests.support.flaskcli import run_flask_module
 
-ROOT = Path(__file__).resolve().parent.parent
 APP_MODULE = """
 import os
 from pathlib import Path
 from flask import Config
 from tests.support.apps import make_app
+from tests.support.flaskcli import run_flask_module
 config = Config(str(Path(__file__).parent))
 if os.environ.get("TEST_FROM_PREFIXED_ENV") == "1":
     config.from_prefixed_env()
@@ -38,21 +37,9 @@ app = make_app(Path(__file__).parent / "tree", dict(config))
 
 
 def flask_subprocess(tmp_path: Path, env: dict[str, str], from_env: bool) -> tuple[int, str]:
-    (tmp_path / "envapp.py").write_text(APP_MODULE)
     environ = {k: v for k, v in os.environ.items() if "CLOUDCOLLECT" not in k}
-    environ |= env | {
-        "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}",
-        "TEST_FROM_PREFIXED_ENV": "1" if from_env else "0",
-    }
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "flask"), "--app", "envapp", "cloudcollect"],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    environ |= env | {"TEST_FROM_PREFIXED_ENV": "1" if from_env else "0"}
+    done = run_flask_module(tmp_path, "envapp", APP_MODULE, [], environ)
     return done.returncode, done.stderr
 
 

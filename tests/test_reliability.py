@@ -55,11 +55,11 @@ from tests.support.faultproxy import (
     reset_after_forward,
     reset_mid_body,
 )
+from tests.support.flaskcli import ROOT, flask_command
 from tests.support.seaweed import ACCESS_KEY, REGION, SECRET_KEY
 
 pytestmark = pytest.mark.seaweedfs
 
-ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 PREFIX = "rel/"
 #: Seeded around the prefix in every test: must never change.
@@ -670,16 +670,12 @@ app = make_app(Path(os.environ["TEST_TREE"]), json.loads(os.environ["TEST_APP_CO
 def flask_subprocess(
     tmp_path: Path, tree: Path, args: list[str], app_config: Mapping[str, object], **popen: Any
 ) -> subprocess.Popen[str]:
-    module = tmp_path / "relapp.py"
-    module.write_text(SUBPROCESS_APP)
-    env = {**os.environ, **popen.pop("env", {})}
-    env["PYTHONPATH"] = f"{ROOT}{os.pathsep}{module.parent}"
-    env["TEST_APP_CONFIG"] = json.dumps(app_config)
-    env["TEST_TREE"] = str(tree)
-    flask = Path(sys.executable).parent / "flask"
+    environ = {**os.environ, **popen.pop("env", {})}
+    environ |= {"TEST_APP_CONFIG": json.dumps(app_config), "TEST_TREE": str(tree)}
+    command, env = flask_command(tmp_path, "relapp", SUBPROCESS_APP, args, environ)
     return subprocess.Popen(
-        [str(flask), "--app", "relapp", "cloudcollect", *args],
-        cwd=module.parent,
+        command,
+        cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
