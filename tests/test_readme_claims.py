@@ -19,7 +19,7 @@ from cloudcollect.cli import cloudcollect_command
 from cloudcollect.config import config_keys
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket
-from tests.support.apps import make_app
+from tests.support.apps import APP_FILES, make_app
 from tests.support.faultproxy import Action, Fault, FaultProxy, delay, error
 from tests.support.seaweed import REGION
 from tests.test_reliability import (
@@ -65,6 +65,27 @@ def test_a_run_stops_after_10_storage_failures_in_a_row_or_one_per_worker(
     # Threads that were already past their failure go on until they see the stop.
     assert streak <= len(puts(fault_proxy)) < 60, len(puts(fault_proxy))
     assert any("planned uploads not done" in warning for warning in report.warnings)
+
+
+@pytest.mark.seaweedfs
+def test_failures_that_say_nothing_about_the_storage_do_not_stop_the_run(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    """stages.py: local failures (here ``ReferenceNotUploaded``) are not in the streak."""
+    fault_proxy.add(Fault("PutObject", "*static/img/logo.png", error(500, "InternalError")))
+    sheets = {
+        f"static/css/s{n:02d}.css": f".s{n} {{ background: url(../img/logo.png) }}"
+        for n in range(12)
+    }
+    app = proxied_app(
+        tmp_path, bucket, fault_proxy, {**APP_FILES, **sheets}, WORKERS=1, MAX_ATTEMPTS=1
+    )
+    report = publish(app)
+    assert report.exit_code == 1, report.to_dict()
+    codes = sorted(o.error_code or "" for o in report.with_status("failed"))
+    assert codes == ["InternalError"] + ["ReferenceNotUploaded"] * 12
+    assert "stopped early" not in str(report.fatal)
+    assert report.counts()["uploaded"] == 6  # the app's 7 files but the logo
 
 
 # -- Change detection: the state object ------------------------------------------------------
@@ -361,3 +382,26 @@ def test_a_static_folder_at_the_url_root_without_a_prefix_refuses_to_delete(
         assert "served at the URL root: set CLOUDCOLLECT_PREFIX to delete" in result.stderr
     stored = bucket.keys()
     assert "another-app/keep.js" in stored
+
+
+# -- Precompression: "Compression happens only for an upload, streamed through a temporary
+#    file that is removed right after" (and fingerprinting's rewritten copies too) ----------
+
+
+def test_no_temporary_file_outlives_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    files = {
+        "static/css/a.css": "a { background: url(../img/b.png) }\n" * 50,
+        "static/img/b.png": b"p",
+    }
+    config = {"CLOUDCOLLECT_FINGERPRINT": True, "CLOUDCOLLECT_PRECOMPRESS": ["gzip", "br"]}
+    app = make_app(tmp_path / "app", config, files)
+    storage = MemoryStorage()
+    report = publish(app, storage=storage)
+    assert report.exit_code == 0, report.to_dict()
+    assert any(key.endswith(".css.br") for key in storage.objects)  # compressed, rewritten
+    assert list(scratch.iterdir()) == []
