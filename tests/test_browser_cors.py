@@ -22,7 +22,7 @@ from flask import Flask
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.pipeline import publish
 from tests.conftest import Bucket, write_tree
-from tests.support.browser import BROWSER_MARKS
+from tests.support.browser import BROWSER_MARKS, settled
 from tests.support.browser import browser as browser  # noqa: PLC0414 - the fixture
 from tests.support.bucketconfig import bucket_config
 from tests.support.public import allow_public_read
@@ -79,16 +79,7 @@ PROBE_MODULE = 'document.body.dataset.module = "ran";\n'
 
 def outcome(browser: Any, url: str) -> list[str]:
     """(font, module) once the page has settled: loaded/failed, ran/failed."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get(url)
-
-    def settled(driver: Any) -> list[str] | bool:
-        found: list[str] = driver.execute_script(OUTCOME_JS)
-        return found if all(found) else False
-
-    found: Any = WebDriverWait(browser, 15).until(settled)
-    return [str(item) for item in found]
+    return settled(browser, url, OUTCOME_JS, all)
 
 
 def test_fonts_and_module_scripts_load_cross_origin_once_the_rule_is_written(

@@ -19,7 +19,7 @@ from cloudcollect.cli import cloudcollect_command
 from cloudcollect.pipeline import publish
 from tests.conftest import Bucket
 from tests.support.apps import make_app
-from tests.support.browser import BROWSER_MARKS
+from tests.support.browser import BROWSER_MARKS, settled
 from tests.support.browser import browser as browser  # noqa: PLC0414 - the fixture
 from tests.support.bucketconfig import bucket_config
 from tests.support.public import allow_public_read
@@ -66,16 +66,8 @@ def site(bucket: Bucket, tmp_path: Path) -> Iterator[tuple[str, Flask]]:
 
 
 def outcome(browser: Any, url: str) -> list[str]:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    browser.get(url)
-
-    def settled(driver: Any) -> list[str] | bool:
-        found: list[str] = driver.execute_script(OUTCOME_JS)
-        return found if found[0] else False
-
-    found: Any = WebDriverWait(browser, 15).until(settled)
-    return [str(item) for item in found]
+    """(script: ran/refused, the body's color) once the script ran or was refused."""
+    return settled(browser, url, OUTCOME_JS, lambda found: bool(found[0]))
 
 
 def test_the_browser_refuses_an_object_tampered_with_in_the_bucket(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -61,3 +61,18 @@ def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("SE_OFFLINE", "true")
     with chromium(tmp_path, {"browser": "ALL"}) as driver:
         yield driver
+
+
+def settled(driver: Any, url: str, script: str, ready: Callable[[list[Any]], bool]) -> list[str]:
+    """Open ``url``; wait (15 s at most) until ``script``'s list is ``ready``; return it
+    as strings."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+
+    def done(driver: Any) -> list[Any] | bool:
+        found: list[Any] = driver.execute_script(script)
+        return found if ready(found) else False
+
+    found: Any = WebDriverWait(driver, 15).until(done)
+    return [str(item) for item in found]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import http.server
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.support.serving import in_thread
 
 
 class _Redirect(http.server.BaseHTTPRequestHandler):
@@ -41,11 +42,5 @@ def redirect_server(certs: Path | None = None) -> Iterator[str]:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(certs / "server.pem", certs / "server.key")
         server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with in_thread(server):
         yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socketserver
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -40,10 +41,18 @@ def serving(app: WSGIApp) -> Iterator[str]:
     """Serve ``app`` on loopback in a thread; yield its URL (``http://127.0.0.1:<port>``).
     The server is shut down and closed on exit."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    with in_thread(server):
+        yield f"http://127.0.0.1:{server.server_port}"
+
+
+@contextmanager
+def in_thread(server: socketserver.BaseServer) -> Iterator[None]:
+    """Run ``server`` in a daemon thread; on exit shut it down, wait for the thread (10 s
+    at most) and close its socket."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield
     finally:
         server.shutdown()
         thread.join(timeout=10)
