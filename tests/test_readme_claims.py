@@ -175,6 +175,37 @@ def test_the_json_report_has_every_documented_field(tmp_path: Path) -> None:
     assert "retries" in report["counts"]
 
 
+def test_no_delete_overrides_the_delete_setting_for_one_run(tmp_path: Path) -> None:
+    config = {
+        "CLOUDCOLLECT_STORAGE": "filesystem",
+        "CLOUDCOLLECT_ROOT": str(tmp_path / "out"),
+        "CLOUDCOLLECT_DELETE": True,
+    }
+    app = make_app(tmp_path / "app", config)
+    orphan = tmp_path / "out/static/old.css"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_text("old")
+    kept = app.test_cli_runner().invoke(cloudcollect_command, ["--no-delete"])
+    assert kept.exit_code == 0, kept.output
+    assert orphan.exists()
+    deleted = app.test_cli_runner().invoke(cloudcollect_command, [])
+    assert deleted.exit_code == 0, deleted.output
+    assert not orphan.exists()
+
+
+# -- Precompression: "never a file whose header rules already set a Content-Encoding" ------
+
+
+def test_a_file_whose_rules_set_a_content_encoding_gets_no_variant(tmp_path: Path) -> None:
+    rules = [("static/pre/*", {"Content-Encoding": "gzip"})]
+    config = {"CLOUDCOLLECT_PRECOMPRESS": ["gzip"], "CLOUDCOLLECT_HEADERS": rules}
+    files = {"static/pre/a.css": "a{}" * 400, "static/b.css": "b{}" * 400}
+    storage = MemoryStorage()
+    assert publish(make_app(tmp_path, config, files), storage=storage).exit_code == 0
+    assert "static/b.css.gz" in storage.objects
+    assert "static/pre/a.css.gz" not in storage.objects
+
+
 # -- Fingerprinting: "files over 8 MiB and files that are not UTF-8 are published
 #    unrewritten, with a warning" ----------------------------------------------------------
 
