@@ -107,3 +107,14 @@ def test_the_bar_advances_by_cost_and_shows_the_estimate() -> None:
     assert bar.bar.pos == 3 * MIB + REQUEST_COST
     assert bar.bar.current_item.startswith("eta 0:")
     bar.finish()
+
+
+def test_no_estimate_until_2_percent_of_the_work_is_done() -> None:
+    """README, *The command*: the time left shows once every worker finished a file *and*
+    2 % of the work is done."""
+    estimator = Estimator([MIB] * 200, workers=2, started=0.0)  # 2 % is 4 files' cost
+    for _ in range(3):
+        estimator.add(MIB)
+        assert estimator.remaining(5.0) is None  # workers done one each, under 2 %
+    estimator.add(MIB)
+    assert estimator.remaining(5.0) is not None
