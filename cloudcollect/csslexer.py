@@ -8,7 +8,10 @@ hold escapes (``u\\72l(`` and ``\\75 rl(`` are the function ``url``), a ``\\`` b
 newline is no escape (it ends an identifier; in an unquoted ``url()`` it is a character
 of the value), a string ends at its quote, at the end of the text, or, unescaped, at a
 newline (a bad string, which is no string token: the newline is not part of it), and
-the remnants of a bad ``url(`` run to the first ``)`` not written ``\\)``.
+the remnants of a bad ``url(`` run to the first ``)`` not written ``\\)``. Where tinycss2
+differs from CSS Syntax, tinycss2 is followed (a ``\\`` before a newline in an unquoted
+``url(``, which CSS makes a bad url; ``\\\\)`` in a bad url's remnants, which CSS ends at
+that ``)``), but for escaped surrogates (U+FFFD, as CSS says).
 
 What is skipped is matched in runs rather than token by token: a run of name
 characters and escapes (``_RUN``) holds an identifier, a number with its unit or a hash
@@ -62,7 +65,7 @@ _ESCAPE = (
 )
 _STRING_ESCAPE = rf"\\(?:\r\n|[\n\r\f]|{_HEX}{{1,6}}(?:\r\n|{WHITESPACE})?|[\s\S]|\Z)"
 _STARTS_ESCAPE = r"\\(?![\n\r\f])"
-#: Name characters and escapes (never empty: an alternative that uses it says so).
+#: Name characters and escapes, maybe none (each escape can match one way only).
 _RUN = rf"{_NAME_CHAR}*(?:{_ESCAPE}{_NAME_CHAR}*)*"
 _IDENT = rf"(?:--|-?(?:{_NAME_START}|{_ESCAPE})){_RUN}"
 _STARTS_IDENT = rf"(?:--|-?(?:{_NAME_START}|{_STARTS_ESCAPE}))"
