@@ -700,7 +700,7 @@ def test_16_signal_mid_run_stops_aborts_multipart_deletes_nothing(
     signum: signal.Signals,
 ) -> None:
     tree = tmp_path / "tree"
-    big = big_file(11 * MiB)
+    big = big_file(31 * MiB)
     (tree / "admin_static").mkdir(parents=True)
     (tree / "admin_static/a-big.bin").write_bytes(big)
     fault_proxy.add(Fault("PutObject", None, delay(0.5), times=None))
