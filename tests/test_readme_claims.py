@@ -62,8 +62,10 @@ def test_a_run_stops_after_10_storage_failures_in_a_row_or_one_per_worker(
     report = publish(app)
     assert report.exit_code == 1, report.to_dict()
     assert f"stopped early: {streak} uploads in a row failed" in str(report.fatal)
-    # Threads that were already past their failure go on until they see the stop.
-    assert streak <= len(puts(fault_proxy)) < 60, len(puts(fault_proxy))
+    # The streak is counted as results reach the calling thread; workers whose uploads fail
+    # at once may have sent more by then (on a loaded machine, all of them), so only the
+    # lower bound is certain.
+    assert len(puts(fault_proxy)) >= streak
     assert any("planned uploads not done" in warning for warning in report.warnings)
 
 
