@@ -30,6 +30,7 @@ def stylesheets(package: str) -> list[Path]:
     return sorted(Path(module.__file__).parent.rglob("*.css"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
     [
@@ -134,6 +135,7 @@ ATOMS = [
 ]
 
 
+@pytest.mark.slow
 def test_random_css_like_text_reads_as_the_oracle_reads_it() -> None:
     rng = random.Random(20261201)
     for _ in range(4000):
