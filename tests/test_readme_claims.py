@@ -7,6 +7,7 @@ import fnmatch
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from tests.conftest import Bucket
 from tests.support.apps import APP_FILES, make_app
 from tests.support.faultproxy import Action, Fault, FaultProxy, delay, error
 from tests.support.seaweed import REGION
+from tests.test_overlap import gate
 from tests.test_reliability import (
     PREFIX,
     MiB,
@@ -303,16 +305,19 @@ def test_after_kill_9_nothing_half_written_is_visible_and_the_next_run_uploads_t
     (tree / "admin_static/a-big.bin").write_bytes(big)
     big_key = PREFIX + "admin/static/a-big.bin"
     fault_proxy.add(Fault("PutObject", None, delay(0.3), times=None))
-    held = fault_proxy.add(Fault("UploadPart", None, delay(5), times=None))  # past the kill
+    opened, arrived = threading.Event(), threading.Event()
+    fault_proxy.add(Fault("UploadPart", None, gate(opened, arrived), times=None))
     multipart = {"MULTIPART_THRESHOLD": 5 * MiB, "MULTIPART_CHUNKSIZE": 5 * MiB}
     app_config = reliability_config(bucket, fault_proxy.url, WORKERS=2, **multipart)
     process = flask_subprocess(tmp_path, tree, ["-v"], app_config)
     try:
-        wait_for(lambda: held.seen >= 1, "a part in flight")
+        wait_for(arrived.is_set, "a part in flight")  # held until after the kill
         wait_for(lambda: len(puts(fault_proxy, 200)) >= 2, "two files stored")
     finally:
         process.kill()  # SIGKILL: nothing can be cleaned up
         process.communicate()
+        opened.set()  # the held parts reach the store now: an upload nobody completes
+    wait_for(lambda: bool(fault_proxy.requests("UploadPart")), "the held parts forwarded")
     assert process.returncode == -9
     expected = {**expected_objects(tree), big_key: big}
     keys = bucket.keys()
