@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import itertools
 import json
 import re
 import threading
@@ -443,3 +444,50 @@ def test_no_temporary_file_outlives_a_run(tmp_path: Path, monkeypatch: pytest.Mo
     assert report.exit_code == 0, report.to_dict()
     assert any(key.endswith(".css.br") for key in storage.objects)  # compressed, rewritten
     assert list(scratch.iterdir()) == []
+
+
+# storage/s3listing.py: "a truncated V1 page without NextMarker resumes after its last key;
+# a truncated V2 page without a token ends the listing", and "EMPTY_PAGES_MAX truncated
+# pages in a row without one object" end a listing (ListingLoop, exit 3).
+
+
+def listing_page(truncated: bool, token: str = "", *keys: str) -> bytes:
+    contents = "".join(f"<Contents><Key>{k}</Key><Size>1</Size></Contents>" for k in keys)
+    flag = "true" if truncated else "false"
+    page = f"<ListBucketResult><IsTruncated>{flag}</IsTruncated>{token}{contents}"
+    return (page + "</ListBucketResult>").encode()
+
+
+def test_a_truncated_page_without_a_token_or_marker() -> None:
+    from cloudcollect.storage.s3listing import parse_page
+
+    assert parse_page(listing_page(True, "", "a", "b"), True, version=2).resume is None
+    assert parse_page(listing_page(True, "", "a", "b"), True, version=1).resume == "b"
+    marker = "<NextMarker>c</NextMarker>"
+    assert parse_page(listing_page(True, marker, "a", "b"), True, version=1).resume == "c"
+
+
+def empty_truncated_pages() -> Action:
+    """Answer every ListObjectsV2 with an empty page, truncated, under a new token."""
+    tokens = itertools.count()
+
+    def run(exchange: Any, fault: Fault) -> None:
+        exchange.body()
+        token = f"<NextContinuationToken>E{next(tokens)}</NextContinuationToken>"
+        headers = [("Content-Type", "application/xml")]
+        exchange.respond(200, "OK", headers, listing_page(True, token))
+
+    return Action("empty truncated pages", run)
+
+
+@pytest.mark.seaweedfs
+def test_100_empty_truncated_pages_in_a_row_end_the_listing(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.add(Fault("ListObjectsV2", None, empty_truncated_pages(), times=None))
+    report = publish(proxied_app(tmp_path, bucket, fault_proxy))
+    assert report.exit_code == 3, report.to_dict()
+    assert getattr(report.fatal, "code", None) == "ListingLoop"
+    assert "100 empty truncated pages in a row" in str(report.fatal)
+    assert len(fault_proxy.requests("ListObjectsV2")) == 100
+    assert fault_proxy.writes() == []
