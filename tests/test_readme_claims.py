@@ -198,6 +198,37 @@ def test_no_delete_overrides_the_delete_setting_for_one_run(tmp_path: Path) -> N
     assert not orphan.exists()
 
 
+def concurrency_meter(peak: list[int]) -> Action:
+    """Forward each request after 0.2 s, recording in ``peak[0]`` how many were held at
+    once."""
+    lock, held = threading.Lock(), [0]
+
+    def run(exchange: Any, fault: Fault) -> None:
+        body = exchange.body()
+        with lock:
+            held[0] += 1
+            peak[0] = max(peak[0], held[0])
+        exchange.wait(0.2)
+        with lock:
+            held[0] -= 1
+        exchange.relay(exchange.forward(body))
+
+    return Action("concurrency meter", run)
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_workers_is_the_number_of_parallel_transfers(
+    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy, workers: str
+) -> None:
+    peak = [0]
+    fault_proxy.add(Fault("PutObject", "*static/many/*", concurrency_meter(peak), times=None))
+    app = proxied_app(tmp_path, bucket, fault_proxy, many_files(12))
+    result = app.test_cli_runner().invoke(cloudcollect_command, ["--workers", workers])
+    assert result.exit_code == 0, result.output
+    assert peak[0] == int(workers)
+
+
 # -- Precompression: "never a file whose header rules already set a Content-Encoding" ------
 
 
