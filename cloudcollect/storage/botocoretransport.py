@@ -6,8 +6,8 @@ discovery on AWS...; the rule is in ``awsenv``) or when ``CLOUDCOLLECT_TRANSPORT
 
 A :class:`~.transport.Request` becomes the client call of its operation: wire headers and
 query parameters are mapped back onto the operation's parameters through botocore's own
-service model (``client.meta.service_model``, each member's ``location`` and wire
-``name``), the body or XML document onto its payload parameter. The answer is kept raw
+service model (``client.meta.service_model``; :mod:`.botocoreparams`), the body or XML
+document onto its payload parameter. The answer is kept raw
 (status, headers, body) from the public ``before-parse`` event, so the storage parses the
 same bytes whichever transport carried them. Credentials are given to ``redact`` per
 request, so a set refreshed mid-run is scrubbed too: the set the client's credentials
@@ -27,7 +27,7 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
@@ -36,12 +36,11 @@ import botocore.exceptions as bce
 from .. import redact
 from ..config import Settings
 from . import awsenv
+from .botocoreparams import api_params
 from .fasttransport import credentials_error
 from .retry import Retryable, RetryPolicy
 from .s3preflight import client_value_error
 from .transport import (
-    SUBRESOURCES,
-    FileSlice,
     Request,
     Response,
     SourceChanged,
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
 
 _EMPTY_LISTING = b"<ListBucketResult></ListBucketResult>"
 _LISTINGS = frozenset({"ListObjectsV2", "ListObjects"})
-_META = "x-amz-meta-"
 
 
 class BotocoreTransport:
@@ -171,66 +169,6 @@ class _Unredirectable(Exception):
     def __init__(self, answer: Response) -> None:
         super().__init__("redirect without a region")
         self.answer = answer
-
-
-def api_params(model: Any, request: Request, bucket: str) -> dict[str, Any]:
-    """The client call's parameters for ``request``, through the operation's model."""
-    params: dict[str, Any] = {"Bucket": bucket}
-    if request.key is not None:
-        params["Key"] = request.key
-    headers, queries = _wire_members(model)
-    metadata: dict[str, str] = {}
-    for name, value in request.headers.items():
-        lower = name.lower()
-        if lower.startswith(_META):
-            metadata[lower[len(_META) :]] = value
-        elif lower == "content-md5" and request.document is not None:
-            continue  # computed over botocore's own serialisation (_add_content_md5)
-        else:
-            member, shape = _member(headers, lower, request.operation)
-            params[member] = _typed(shape, value)
-    if metadata:
-        params["Metadata"] = metadata
-    for name, value in request.query.items():
-        if name in SUBRESOURCES.get(request.operation, {}):
-            continue
-        member, shape = _member(queries, name, request.operation)
-        params[member] = _typed(shape, value)
-    payload = model.input_shape.serialization.get("payload")
-    if request.document is not None:
-        params[payload] = dict(request.document)
-    elif isinstance(request.body, FileSlice):
-        params[payload] = request.body.reader()
-    elif request.body is not None:
-        params[payload] = request.body
-    return params
-
-
-def _wire_members(model: Any) -> tuple[dict[str, tuple[str, Any]], dict[str, tuple[str, Any]]]:
-    headers: dict[str, tuple[str, Any]] = {}
-    queries: dict[str, tuple[str, Any]] = {}
-    for name, shape in model.input_shape.members.items():
-        location = shape.serialization.get("location")
-        wire = shape.serialization.get("name", name)
-        if location == "header":
-            headers[wire.lower()] = (name, shape)
-        elif location == "querystring":
-            queries[wire] = (name, shape)
-    return headers, queries
-
-
-def _member(members: Mapping[str, tuple[str, Any]], wire: str, operation: str) -> tuple[str, Any]:
-    if wire not in members:
-        raise ValueError(f"{operation} has no parameter sent as {wire!r}")
-    return members[wire]
-
-
-def _typed(shape: Any, value: str) -> Any:
-    if shape.type_name in ("integer", "long"):
-        return int(value)
-    if shape.type_name == "boolean":
-        return value.lower() == "true"
-    return value
 
 
 def _method_name(operation: str) -> str:
