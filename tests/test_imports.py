@@ -1,6 +1,6 @@
 """Imports point one way: no cycle among cloudcollect's modules, counting the imports made
 inside functions (a lazy import is still a dependency) and leaving out the ones made only
-for type checking."""
+for type checking; and no module is over 300 lines."""
 
 from __future__ import annotations
 
@@ -106,3 +106,16 @@ def test_the_check_sees_a_cycle_made_by_a_lazy_import() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(graph) == [["a", "b", "c"]]
     assert "cloudcollect.fingerprint.names" in _graph()["cloudcollect.deletion"]
+
+
+#: The house rule of issue 16: a module that grows past this is split by job.
+MAX_LINES = 300
+
+
+def test_no_module_of_the_package_is_over_the_line_limit() -> None:
+    sizes = {
+        str(path.relative_to(PACKAGE)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert len(sizes) > 50
+    assert {name: lines for name, lines in sizes.items() if lines > MAX_LINES} == {}
