@@ -229,6 +229,19 @@ def test_workers_is_the_number_of_parallel_transfers(
     assert peak[0] == int(workers)
 
 
+def test_the_command_runs_outside_the_main_thread(tmp_path: Path) -> None:
+    """clisignals.py: signal handlers only in the main thread; elsewhere they are left
+    alone (installing one there would raise ValueError)."""
+    results: list[Any] = []
+    app = filesystem_app(tmp_path)
+    thread = threading.Thread(
+        target=lambda: results.append(app.test_cli_runner().invoke(cloudcollect_command, []))
+    )
+    thread.start()
+    thread.join()
+    assert results[0].exit_code == 0, (results[0].output, results[0].exception)
+
+
 # -- Precompression: "never a file whose header rules already set a Content-Encoding" ------
 
 
