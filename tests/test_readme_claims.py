@@ -24,6 +24,7 @@ from tests.conftest import Bucket
 from tests.support.apps import APP_FILES, make_app
 from tests.support.faultproxy import Action, Fault, FaultProxy, delay, error
 from tests.support.seaweed import REGION
+from tests.test_bad_settings import bare_app
 from tests.test_overlap import gate
 from tests.test_reliability import (
     PREFIX,
@@ -240,6 +241,19 @@ def test_the_command_runs_outside_the_main_thread(tmp_path: Path) -> None:
     thread.start()
     thread.join()
     assert results[0].exit_code == 0, (results[0].output, results[0].exception)
+
+
+@pytest.mark.parametrize("key", ["CLOUDCOLLECT_ENDPOINT_URL", "CLOUDCOLLECT_BASE_URL"])
+@pytest.mark.parametrize(
+    "url", ["http://deployer:pw-0123456789@[::1", "http://deployer:pw-0123456789@h:99999/"]
+)
+def test_a_bad_url_setting_never_echoes_its_password(tmp_path: Path, key: str, url: str) -> None:
+    """values.py: messages never repeat a URL, so user:password@ in one is never echoed."""
+    app = bare_app(tmp_path, {"CLOUDCOLLECT_STORAGE": "memory", key: url})  # no init_app
+    result = app.test_cli_runner().invoke(cloudcollect_command, [])
+    assert result.exit_code == 2, result.output
+    assert key in result.output
+    assert "pw-0123456789" not in result.output and "deployer" not in result.output
 
 
 # -- Precompression: "never a file whose header rules already set a Content-Encoding" ------
