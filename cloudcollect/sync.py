@@ -36,17 +36,21 @@ def run_parallel(
     ``on_result`` in the calling thread, in completion order.
 
     Threads pull items one at a time from ``items`` (no per-item future or up-front
-    queue: memory does not grow with the number of items). Stops scheduling on a
-    FatalStorageError from ``work``, or a StorageError from ``on_result`` (the caller
-    giving up, e.g. after many failures in a row): either is re-raised once in-flight
-    items finished, as is any other exception from ``work`` (a bug). When ``cancel`` is
-    set it stops scheduling and returns once in-flight items finished: the caller decides
-    what that means.
+    queue: memory does not grow with the number of items), and at most two items per
+    thread are taken and not yet handed to ``on_result``: however fast ``work`` fails and
+    however slow the caller, a caller that gives up stops the run within that bound.
+    Stops scheduling on a FatalStorageError from ``work``, or a StorageError from
+    ``on_result`` (the caller giving up, e.g. after many failures in a row): either is
+    re-raised once in-flight items finished, as is any other exception from ``work`` (a
+    bug). When ``cancel`` is set it stops scheduling and returns once in-flight items
+    finished: the caller decides what that means.
     """
     source = iter(items)
     source_lock = threading.Lock()
     results: queue.SimpleQueue[tuple[bool, Any] | None] = queue.SimpleQueue()
     stop = threading.Event()
+    count = min(workers, len(items)) if isinstance(items, Sized) else workers
+    ahead = threading.Semaphore(2 * max(count, 1))  # items taken, not yet handed over
 
     def stopped() -> bool:
         return stop.is_set() or (cancel is not None and cancel.is_set())
@@ -54,9 +58,12 @@ def run_parallel(
     def worker() -> None:
         try:
             while not stopped():
+                if not ahead.acquire(timeout=0.05):  # the caller is behind: wait, or stop
+                    continue
                 with source_lock:
                     item = next(source, _END)
                 if item is _END:
+                    ahead.release()
                     return
                 try:
                     results.put((True, work(item)))
@@ -67,7 +74,6 @@ def run_parallel(
         finally:
             results.put(None)
 
-    count = min(workers, len(items)) if isinstance(items, Sized) else workers
     threads = [
         threading.Thread(target=worker, name=f"cloudcollect-{n}", daemon=True) for n in range(count)
     ]
@@ -82,6 +88,7 @@ def run_parallel(
                 running -= 1
                 continue
             ok, value = message
+            ahead.release()
             if not ok:
                 failure = failure or value
                 stop.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -82,3 +83,28 @@ def test_a_bug_in_work_propagates() -> None:
 
     with pytest.raises(ZeroDivisionError):
         run_parallel(range(3), work, lambda _: None, workers=2)
+
+
+def test_workers_run_at_most_their_number_ahead_of_a_slow_caller() -> None:
+    """A caller that gives up (the failure streak) stops the run within a bound, even
+    when work ends at once and the caller is slow: without one, the workers would take
+    every item before the caller has looked at the first results."""
+    started: list[int] = []
+    seen: list[int] = []
+
+    def slow_give_up(n: int) -> None:
+        if not seen:  # the first result: let the workers run ahead if they can
+            deadline = time.monotonic() + 0.5  # a wait, not a time limit of the test
+            while len(started) < 200 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        seen.append(n)
+        if len(seen) == 5:
+            raise StorageError("too many failures")
+
+    def work(n: int) -> int:
+        started.append(n)
+        return n
+
+    with pytest.raises(StorageError):
+        run_parallel(range(1000), work, slow_give_up, workers=3)
+    assert len(started) <= 5 + 2 * 3, len(started)
