@@ -5,26 +5,23 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import itertools
 import json
 import re
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from cloudcollect import CloudCollect, MemoryStorage, publish
+from cloudcollect import MemoryStorage, publish
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.config import config_keys
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket
-from tests.support.apps import APP_FILES, make_app
+from tests.support.apps import make_app
 from tests.support.faultproxy import Action, Fault, FaultProxy, delay, error
 from tests.support.seaweed import REGION
-from tests.test_bad_settings import bare_app
 from tests.test_overlap import gate
 from tests.test_reliability import (
     PREFIX,
@@ -70,27 +67,6 @@ def test_a_run_stops_after_10_storage_failures_in_a_row_or_one_per_worker(
     # uploads each ahead of it (sync.run_parallel), however fast the failures come.
     assert streak <= len(puts(fault_proxy)) <= streak + 2 * workers, len(puts(fault_proxy))
     assert any("planned uploads not done" in warning for warning in report.warnings)
-
-
-@pytest.mark.seaweedfs
-def test_failures_that_say_nothing_about_the_storage_do_not_stop_the_run(
-    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
-) -> None:
-    """stages.py: local failures (here ``ReferenceNotUploaded``) are not in the streak."""
-    fault_proxy.add(Fault("PutObject", "*static/img/logo.png", error(500, "InternalError")))
-    sheets = {
-        f"static/css/s{n:02d}.css": f".s{n} {{ background: url(../img/logo.png) }}"
-        for n in range(12)
-    }
-    app = proxied_app(
-        tmp_path, bucket, fault_proxy, {**APP_FILES, **sheets}, WORKERS=1, MAX_ATTEMPTS=1
-    )
-    report = publish(app)
-    assert report.exit_code == 1, report.to_dict()
-    codes = sorted(o.error_code or "" for o in report.with_status("failed"))
-    assert codes == ["InternalError"] + ["ReferenceNotUploaded"] * 12
-    assert "stopped early" not in str(report.fatal)
-    assert report.counts()["uploaded"] == 6  # the app's 7 files but the logo
 
 
 # -- Change detection: the state object ------------------------------------------------------
@@ -227,32 +203,6 @@ def test_workers_is_the_number_of_parallel_transfers(
     result = app.test_cli_runner().invoke(cloudcollect_command, ["--workers", workers])
     assert result.exit_code == 0, result.output
     assert peak[0] == int(workers)
-
-
-def test_the_command_runs_outside_the_main_thread(tmp_path: Path) -> None:
-    """clisignals.py: signal handlers only in the main thread; elsewhere they are left
-    alone (installing one there would raise ValueError)."""
-    results: list[Any] = []
-    app = filesystem_app(tmp_path)
-    thread = threading.Thread(
-        target=lambda: results.append(app.test_cli_runner().invoke(cloudcollect_command, []))
-    )
-    thread.start()
-    thread.join()
-    assert results[0].exit_code == 0, (results[0].output, results[0].exception)
-
-
-@pytest.mark.parametrize("key", ["CLOUDCOLLECT_ENDPOINT_URL", "CLOUDCOLLECT_BASE_URL"])
-@pytest.mark.parametrize(
-    "url", ["http://deployer:pw-0123456789@[::1", "http://deployer:pw-0123456789@h:99999/"]
-)
-def test_a_bad_url_setting_never_echoes_its_password(tmp_path: Path, key: str, url: str) -> None:
-    """values.py: messages never repeat a URL, so user:password@ in one is never echoed."""
-    app = bare_app(tmp_path, {"CLOUDCOLLECT_STORAGE": "memory", key: url})  # no init_app
-    result = app.test_cli_runner().invoke(cloudcollect_command, [])
-    assert result.exit_code == 2, result.output
-    assert key in result.output
-    assert "pw-0123456789" not in result.output and "deployer" not in result.output
 
 
 # -- Precompression: "never a file whose header rules already set a Content-Encoding" ------
@@ -395,91 +345,6 @@ def test_after_kill_9_nothing_half_written_is_visible_and_the_next_run_uploads_t
     assert_stored(bucket, expected)
 
 
-# -- Module docstrings ------------------------------------------------------------------------
-# lease.py: "a reader trusts [the state object] only when the lease names the same run (or
-# when there is no lease: a prefix last written before leases existed)".
-
-
-@pytest.mark.seaweedfs
-def test_a_state_object_without_any_lease_is_trusted(
-    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
-) -> None:
-    app = proxied_app(tmp_path, bucket, fault_proxy)
-    assert publish(app).exit_code == 0
-    bucket.client.delete_object(Bucket=bucket.name, Key=PREFIX + ".cloudcollect-lease.json")
-    fault_proxy.clear()
-    report = publish(app)
-    assert report.counts()["uploaded"] == 0, report.to_dict()
-    assert fault_proxy.requests("HeadObject") == []  # the state object answered for every key
-    assert not any("state object" in warning for warning in report.warnings)
-    # a lease naming another run: the same state object is no longer trusted
-    other = b'{"version": 1, "run": "0123456789abcdef", "started": "2026-01-01T00:00:00+00:00"}'
-    bucket.client.put_object(
-        Bucket=bucket.name, Key=PREFIX + ".cloudcollect-lease.json", Body=other
-    )
-    fault_proxy.clear()
-    assert publish(app).counts()["uploaded"] == 0
-    assert fault_proxy.requests("HeadObject")
-
-
-# deletion.py: "The guards run in the same order for a dry run and a real run": a failed key
-# (1) before a missing folder (3), the mode check (4) before an emptied source (5) before
-# MAX_DELETE (6).
-
-
-def guarded_app(root: Path, files: Mapping[str, bytes | str], **extra: object) -> Flask:
-    config = {"CLOUDCOLLECT_PREFIX": "p", "CLOUDCOLLECT_DELETE": True}
-    config |= {f"CLOUDCOLLECT_{k}": v for k, v in extra.items()}
-    return make_app(root, config, files)
-
-
-def test_the_deletion_guards_run_in_their_documented_order(tmp_path: Path) -> None:
-    from cloudcollect.storage.memory import StoredObject
-
-    def store(*keys: str) -> MemoryStorage:
-        storage = MemoryStorage()
-        for key in keys:
-            storage.objects[key] = StoredObject(b"x", {}, "")
-        return storage
-
-    files = {"static/a.css": "a{}", "admin_static/b.css": "b{}", "static/bad\\name.css": "x"}
-    no_child = guarded_app(tmp_path / "1", files)  # child_static/ missing, one bad name
-    report = publish(no_child, storage=store("p/static/old.css"))
-    assert report.exit_code == 1 and report.deletion_skipped, report.to_dict()  # 1 before 3
-
-    files = {"static/a.css": "a{}", "child_static/c.js": "c"}  # admin_static/ emptied
-    (tmp_path / "2/admin_static").mkdir(parents=True)
-    storage = store("p/.cloudcollect/manifest.json", "p/admin/static/old.css")
-    report = publish(guarded_app(tmp_path / "2", files, MAX_DELETE=0), storage=storage)
-    assert report.exit_code == 4 and "mode mismatch" in str(report.fatal)  # 4 before 5, 6
-    del storage.objects["p/.cloudcollect/manifest.json"]
-    report = publish(guarded_app(tmp_path / "2", files, MAX_DELETE=0), storage=storage)
-    assert "static source admin" in str(report.fatal)  # 5 before 6
-
-
-# deletion.py ``delete_scope`` and README *Exit codes* 4, "no prefix to confine deletion": a
-# static folder served at the URL root with no prefix refuses --delete; the bucket's other
-# objects are never candidates.
-
-
-@pytest.mark.seaweedfs
-def test_a_static_folder_at_the_url_root_without_a_prefix_refuses_to_delete(
-    tmp_path: Path, bucket: Bucket
-) -> None:
-    (tmp_path / "public").mkdir()
-    (tmp_path / "public/a.css").write_text("a{}")
-    bucket.client.put_object(Bucket=bucket.name, Key="another-app/keep.js", Body=b"x")
-    app = Flask("rootapp", root_path=str(tmp_path), static_folder="public", static_url_path="")
-    app.config.update(seaweed_config(bucket, DELETE=True))
-    CloudCollect(app)
-    for args in (["--dry-run"], []):
-        result = app.test_cli_runner().invoke(cloudcollect_command, args)
-        assert result.exit_code == 4, result.output
-        assert "served at the URL root: set CLOUDCOLLECT_PREFIX to delete" in result.stderr
-    stored = bucket.keys()
-    assert "another-app/keep.js" in stored
-
-
 # -- Precompression: "Compression happens only for an upload, streamed through a temporary
 #    file that is removed right after" (and fingerprinting's rewritten copies too) ----------
 
@@ -501,50 +366,3 @@ def test_no_temporary_file_outlives_a_run(tmp_path: Path, monkeypatch: pytest.Mo
     assert report.exit_code == 0, report.to_dict()
     assert any(key.endswith(".css.br") for key in storage.objects)  # compressed, rewritten
     assert list(scratch.iterdir()) == []
-
-
-# storage/s3listing.py: "a truncated V1 page without NextMarker resumes after its last key;
-# a truncated V2 page without a token ends the listing", and "EMPTY_PAGES_MAX truncated
-# pages in a row without one object" end a listing (ListingLoop, exit 3).
-
-
-def listing_page(truncated: bool, token: str = "", *keys: str) -> bytes:
-    contents = "".join(f"<Contents><Key>{k}</Key><Size>1</Size></Contents>" for k in keys)
-    flag = "true" if truncated else "false"
-    page = f"<ListBucketResult><IsTruncated>{flag}</IsTruncated>{token}{contents}"
-    return (page + "</ListBucketResult>").encode()
-
-
-def test_a_truncated_page_without_a_token_or_marker() -> None:
-    from cloudcollect.storage.s3listing import parse_page
-
-    assert parse_page(listing_page(True, "", "a", "b"), True, version=2).resume is None
-    assert parse_page(listing_page(True, "", "a", "b"), True, version=1).resume == "b"
-    marker = "<NextMarker>c</NextMarker>"
-    assert parse_page(listing_page(True, marker, "a", "b"), True, version=1).resume == "c"
-
-
-def empty_truncated_pages() -> Action:
-    """Answer every ListObjectsV2 with an empty page, truncated, under a new token."""
-    tokens = itertools.count()
-
-    def run(exchange: Any, fault: Fault) -> None:
-        exchange.body()
-        token = f"<NextContinuationToken>E{next(tokens)}</NextContinuationToken>"
-        headers = [("Content-Type", "application/xml")]
-        exchange.respond(200, "OK", headers, listing_page(True, token))
-
-    return Action("empty truncated pages", run)
-
-
-@pytest.mark.seaweedfs
-def test_100_empty_truncated_pages_in_a_row_end_the_listing(
-    tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
-) -> None:
-    fault_proxy.add(Fault("ListObjectsV2", None, empty_truncated_pages(), times=None))
-    report = publish(proxied_app(tmp_path, bucket, fault_proxy))
-    assert report.exit_code == 3, report.to_dict()
-    assert getattr(report.fatal, "code", None) == "ListingLoop"
-    assert "100 empty truncated pages in a row" in str(report.fatal)
-    assert len(fault_proxy.requests("ListObjectsV2")) == 100
-    assert fault_proxy.writes() == []
