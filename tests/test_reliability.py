@@ -40,6 +40,7 @@ from flask import Flask
 from cloudcollect import publish
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.report import FAILED, UPLOADED, Report
+from cloudcollect.storage.s3multipart import PART_BUFFER
 from tests.conftest import Bucket, admin_client
 from tests.support.apps import APP_FILES, make_app, served_files
 from tests.support.faultproxy import (
@@ -700,7 +701,9 @@ def test_16_signal_mid_run_stops_aborts_multipart_deletes_nothing(
     signum: signal.Signals,
 ) -> None:
     tree = tmp_path / "tree"
-    big = big_file(31 * MiB)
+    # Over the 64 MiB of parts held at once (PART_BUFFER), with every part delayed: the
+    # upload is still reading its file seconds after the signal, whatever the machine's load.
+    big = big_file(PART_BUFFER + 67 * MiB)
     (tree / "admin_static").mkdir(parents=True)
     (tree / "admin_static/a-big.bin").write_bytes(big)
     fault_proxy.add(Fault("PutObject", None, delay(0.5), times=None))
