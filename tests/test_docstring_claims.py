@@ -3,7 +3,10 @@ docs/claims.md), against the real SeaweedFS where a storage is involved."""
 
 from __future__ import annotations
 
+import gc
 import itertools
+import re
+import socket
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +17,13 @@ from flask import Flask
 
 from cloudcollect import CloudCollect, MemoryStorage, publish
 from cloudcollect.cli import cloudcollect_command
+from cloudcollect.config import Settings
+from cloudcollect.discovery import discover
+from cloudcollect.errors import ConfigError
+from cloudcollect.globs import compile_globs
+from cloudcollect.jsondoc import load_json
+from cloudcollect.keys import normalize_prefix
+from cloudcollect.plugins import active
 from tests.conftest import Bucket
 from tests.support.apps import APP_FILES, make_app
 from tests.support.faultproxy import Action, Fault, FaultProxy, error
@@ -202,3 +212,100 @@ def test_100_empty_truncated_pages_in_a_row_end_the_listing(
     assert "100 empty truncated pages in a row" in str(report.fatal)
     assert len(fault_proxy.requests("ListObjectsV2")) == 100
     assert fault_proxy.writes() == []
+
+
+# -- discovery.py, filters.py, globs.py, keys.py ----------------------------------------------
+
+
+def test_a_folder_is_walked_in_code_point_order_its_files_before_its_subfolders(
+    tmp_path: Path,
+) -> None:
+    """discovery.py: "names in code-point order, a folder's files before its subfolders"
+    (the order decides which of two colliding names is walked first)."""
+    files = {"A/x.swp": "s", "B.swp": "s", "Thumbs.db": "t", "a.swp": "s", "a.css": "a{}"}
+    app = make_app(tmp_path, {}, {f"static/{name}": body for name, body in files.items()})
+    skipped = discover(app, Settings()).skipped
+    walked = [entry.path for entry in skipped if entry.source == "app"]
+    assert walked == ["B.swp", "Thumbs.db", "a.swp", "A/x.swp"]
+
+
+def test_a_socket_is_not_a_regular_file(tmp_path: Path) -> None:
+    """discovery.py: "FIFOs, sockets and devices are ``not a regular file``"."""
+    app = make_app(tmp_path, {}, {"static/a.css": "a{}"})
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(tmp_path / "static/s.css"))
+        discovery = discover(app, Settings())
+    assert [f.key for f in discovery.files if f.source == "app"] == ["static/a.css"]
+    assert [(s.path, s.reason) for s in discovery.skipped] == [("s.css", "not a regular file")]
+
+
+def test_include_and_exclude_patterns_are_case_sensitive(tmp_path: Path) -> None:
+    """discovery.py and globs.py: patterns match "case-sensitively"; no pattern matches
+    nothing (an empty include admits everything, an empty exclude excludes nothing)."""
+    app = make_app(tmp_path, {}, {"static/a.css": "a{}", "static/B.CSS": "b{}"})
+
+    def published(**patterns: tuple[str, ...]) -> list[str]:
+        return [f.key for f in discover(app, Settings().replace(**patterns)).files]
+
+    assert published(exclude=("static/*.CSS",)) == ["static/a.css"]
+    assert published(include=("static/*.css",)) == ["static/a.css"]
+    assert published(include=(), exclude=()) == ["static/B.CSS", "static/a.css"]
+    assert compile_globs(()).match("") is None
+    assert compile_globs(("*.CSS",), re.IGNORECASE).match("a.css") is not None
+
+
+@pytest.mark.parametrize("prefix", ["a//b", "a\\b", "a/./b", "a/\x07b"])
+def test_a_prefix_with_an_unsafe_segment_is_a_config_error_naming_it(prefix: str) -> None:
+    """keys.py ``normalize_prefix``: "reject ``..``, ``\\`` and empty segments"."""
+    with pytest.raises(ConfigError) as info:
+        normalize_prefix(prefix)
+    assert info.value.key == "CLOUDCOLLECT_PREFIX"
+    assert normalize_prefix("  /a/b//  ") == "a/b/"  # only the ends are trimmed
+
+
+# -- jsondoc.py -------------------------------------------------------------------------------
+
+
+def test_load_json_pauses_the_collector_only_while_it_parses() -> None:
+    """jsondoc.py: deep nesting is a ValueError; ``gc`` is back on after the last parse,
+    and stays off if it was off."""
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="nested too deeply"):
+        load_json("[" * 200_000)
+    assert gc.isenabled()
+    assert load_json(b'{"a": [1]}') == {"a": [1]}
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert load_json("[]") == []
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+# -- plugins/__init__.py, cliprogress.py ------------------------------------------------------
+
+
+def test_the_plugins_run_in_their_documented_order() -> None:
+    """plugins/__init__.py: the lease, fingerprinting, SRI, precompression, the upload
+    order, the state object, CloudFront last; only what the settings turn on."""
+    every = Settings().replace(fingerprint=True, cloudfront_distribution_id="E2QWRUHAPOMQZL")
+    assert [type(p).__name__ for p in active(every)] == [
+        "Leasing",
+        "Fingerprinting",
+        "SubresourceIntegrity",
+        "Precompression",
+        "UploadOrdering",
+        "StateObject",
+        "CloudFrontInvalidation",
+    ]
+    plain = [type(p).__name__ for p in active(Settings())]
+    assert plain == ["Leasing", "Precompression", "UploadOrdering", "StateObject"]
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    """cliprogress.py: the bar is shown "on a terminal only" (a CI log gets none)."""
+    result = filesystem_app(tmp_path).test_cli_runner().invoke(cloudcollect_command, [])
+    assert result.exit_code == 0, result.output
+    assert "uploaded 7" in result.stderr
+    assert "uploading" not in result.output and "uploading" not in result.stderr

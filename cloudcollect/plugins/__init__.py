@@ -1,11 +1,11 @@
 """The plug-ins of a run (see ``cloudcollect.run`` for the hooks); one module each.
 
 ``active`` lists the ones a run's settings turn on, in the order their hooks are called:
-the lease first (it guards every write), then fingerprinting (its copies are derived
-before precompression adds their ``.gz``/``.br`` variants) and its SRI digests (they
-need the current manifest fingerprinting read), the upload order (it sees
-every upload, variants included), the state object, and the
-CloudFront invalidation last (it runs once everything else finished).
+the lease first (it guards every write), then fingerprinting and its SRI digests (they
+need the current manifest fingerprinting read), precompression (after fingerprinting:
+the hashed copies get their ``.gz``/``.br`` variants too), the upload order (it sees
+every upload, variants included), the state object, and the CloudFront invalidation last
+(it runs once everything else finished).
 """
 
 from __future__ import annotations
