@@ -9,8 +9,9 @@ import re
 import socket
 import threading
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from flask import Flask
@@ -309,3 +310,61 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "uploaded 7" in result.stderr
     assert "uploading" not in result.output and "uploading" not in result.stderr
+
+
+# -- pipeline.py: "storage ... closed at the end only when opened here"; ``progress`` is
+# called for every finished key.
+
+
+class ClosingStorage(MemoryStorage):
+    """A custom storage class (``CLOUDCOLLECT_STORAGE = "module:Class"``): the memory
+    storage, remembering whether it was closed."""
+
+    made: ClassVar[list[ClosingStorage]] = []
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.closed = False
+        ClosingStorage.made.append(self)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_publish_closes_only_the_storage_it_opened(tmp_path: Path) -> None:
+    ClosingStorage.made.clear()
+    storage_path = f"{__name__}:ClosingStorage"
+    app = make_app(tmp_path, {"CLOUDCOLLECT_STORAGE": storage_path})
+    assert publish(app).exit_code == 0
+    [opened] = ClosingStorage.made
+    assert opened.closed and opened.objects
+    given, finished = ClosingStorage(), []
+    report = publish(app, storage=given, progress=lambda outcome: finished.append(outcome.key))
+    assert report.exit_code == 0 and not given.closed
+    uploaded = [o.key for o in report.outcomes if o.action == "upload"]
+    assert sorted(finished) == sorted(uploaded) and len(finished) == 7  # the 3 excluded: no
+
+
+# -- plugins/sri.py: "A digest the current manifest records for the same hashed name
+# (content-addressed) is taken from it; the others are read from the local bytes. A path
+# whose hashed name is its own (kept plain) is always read."
+
+
+def test_a_recorded_digest_is_reused_only_for_the_same_hashed_name(tmp_path: Path) -> None:
+    from cloudcollect.fingerprint.manifest import file_integrity, new_manifest
+    from cloudcollect.plugins.sri import digests
+
+    sources = {name: tmp_path / name for name in ("a.css", "b.css", "p.js", "n.css")}
+    for name, path in sources.items():
+        path.write_text(f"/* {name} as it is now */")
+    recorded = {"a.css": "a.1.css", "b.css": "b.1.css", "p.js": "p.js"}
+    old = {name: f"sha384-recorded-{name}" for name in recorded}
+    current = new_manifest(recorded, datetime.now(timezone.utc), integrity=old)
+    files = {"a.css": "a.1.css", "b.css": "b.2.css", "p.js": "p.js", "n.css": "n.3.css"}
+    assert digests(files, sources, current) == {
+        "a.css": "sha384-recorded-a.css",  # same content-addressed name: taken as recorded
+        "b.css": file_integrity(sources["b.css"]),  # a new hashed name
+        "p.js": file_integrity(sources["p.js"]),  # kept plain: its bytes may have changed
+        "n.css": file_integrity(sources["n.css"]),  # not in the manifest
+    }
+    assert digests(files, sources, None)["a.css"] == file_integrity(sources["a.css"])
