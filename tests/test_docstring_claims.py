@@ -7,6 +7,8 @@ import gc
 import itertools
 import re
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -368,3 +370,65 @@ def test_a_recorded_digest_is_reused_only_for_the_same_hashed_name(tmp_path: Pat
         "n.css": file_integrity(sources["n.css"]),  # not in the manifest
     }
     assert digests(files, sources, None)["a.css"] == file_integrity(sources["a.css"])
+
+
+# -- run.py ``order`` and plugins/uploadorder.py: "one group: the plan's uploads, largest
+# first"; "each level is uploaded largest first, and starts once the one before has
+# finished".
+
+
+def uploads_in_order(root: Path, files: Mapping[str, str]) -> list[str]:
+    storage = MemoryStorage()
+    app = make_app(root, {"CLOUDCOLLECT_WORKERS": 1}, files)
+    assert publish(app, storage=storage).exit_code == 0
+    return [key for operation, key in storage.requests if operation == "put"]
+
+
+def test_each_level_is_uploaded_largest_first(tmp_path: Path) -> None:
+    files = {"static/a.js": "a" * 10, "static/b.js": "b" * 3000, "static/c.js": "c" * 500}
+    assert uploads_in_order(tmp_path / "1", files)[:3] == [
+        "static/b.js",
+        "static/c.js",
+        "static/a.js",
+    ]
+    files |= {"static/s.css": ".s { background: url(a.js) }" + " " * 9000}
+    assert uploads_in_order(tmp_path / "2", files)[:4] == [
+        "static/b.js",
+        "static/c.js",
+        "static/a.js",
+        "static/s.css",  # the largest, but it refers to a.js: the next level
+    ]
+
+
+# -- plugins/cdn.py: "boto3 is imported only when it runs" (once everything else finished
+# with exit code 0, in a real run).
+
+ONLY_WHEN_IT_RUNS = """
+import sys
+from pathlib import Path
+from flask import Flask
+from cloudcollect import publish
+root = Path(sys.argv[1])
+app = Flask("cdnapp", root_path=str(root))
+app.config.update(
+    CLOUDCOLLECT_STORAGE="filesystem",
+    CLOUDCOLLECT_ROOT=str(root / "out"),
+    CLOUDCOLLECT_CLOUDFRONT_DISTRIBUTION_ID="E2QWRUHAPOMQZL",
+)
+codes = [publish(app, dry_run=True).exit_code]
+(root / "static/bad\\\\name.css").write_text("b{}")  # fails the real run: exit 1
+codes.append(publish(app).exit_code)
+print(codes, "boto3" in sys.modules)
+"""
+
+
+def test_a_run_that_invalidates_nothing_never_imports_boto3(tmp_path: Path) -> None:
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static/a.css").write_text("a{}")
+    done = subprocess.run(
+        [sys.executable, "-c", ONLY_WHEN_IT_RUNS, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["[0,", "1]", "False"], done.stderr
