@@ -432,3 +432,40 @@ def test_a_run_that_invalidates_nothing_never_imports_boto3(tmp_path: Path) -> N
         check=True,
     )
     assert done.stdout.split() == ["[0,", "1]", "False"], done.stderr
+
+
+# -- plugins/stateobject.py: the state object only "on a storage that keeps headers and
+# could be listed" (the listing side: test_reliability::test_10).
+
+
+def test_a_storage_that_keeps_no_headers_gets_no_state_object(tmp_path: Path) -> None:
+    app = filesystem_app(tmp_path)
+    assert publish(app).exit_code == 0
+    stored = sorted(p.name for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert "site.css" in stored and ".cloudcollect-lease.json" in stored
+    assert not [name for name in stored if name.startswith(".cloudcollect-state")]
+
+
+# -- csslexer.py ``unescape``.
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("a\\62 c", "abc"),  # hex and one whitespace
+        ("a\\000062c", "abc"),  # six digits at most
+        ("a\\0000621", "ab1"),
+        ("a\\62\r\nc", "abc"),  # \r\n is one whitespace
+        ("\\0 x", "\ufffdx"),
+        ("\\d800 x", "\ufffdx"),
+        ("\\110000 x", "\ufffdx"),
+        ("\\10FFFF x", "\U0010ffffx"),
+        ("a\\\nb", "ab"),  # an escaped newline is a line continuation
+        ("a\\)b", "a)b"),  # any other character is itself
+        ("ab\\", "ab<end>"),
+    ],
+)
+def test_unescape_decodes_as_the_docstring_says(raw: str, decoded: str) -> None:
+    from cloudcollect.csslexer import unescape
+
+    assert unescape(raw, "<end>") == decoded
