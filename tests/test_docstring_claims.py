@@ -469,3 +469,25 @@ def test_unescape_decodes_as_the_docstring_says(raw: str, decoded: str) -> None:
     from cloudcollect.csslexer import unescape
 
     assert unescape(raw, "<end>") == decoded
+
+
+# -- discovery.py: "Symlinks are followed only when their real path stays inside the real
+# path of the static folder" (a static folder that is itself a symlink, as deployments
+# often make it).
+
+
+def test_a_link_into_a_symlinked_static_folder_is_inside_it(tmp_path: Path) -> None:
+    real = tmp_path / "releases/v1/static"
+    real.mkdir(parents=True)
+    (real / "a.css").write_text("a{}")
+    (real / "b.css").symlink_to(real / "a.css")  # absolute, through the real path
+    (tmp_path / "elsewhere.css").write_text("x{}")
+    (real / "c.css").symlink_to(tmp_path / "elsewhere.css")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app/static").symlink_to(real)
+    app = Flask("linked", root_path=str(tmp_path / "app"))
+    discovery = discover(app, Settings())
+    assert [f.key for f in discovery.files] == ["static/a.css", "static/b.css"]
+    assert [(s.path, s.reason) for s in discovery.skipped] == [
+        ("c.css", "symlink leaves static folder")
+    ]
