@@ -11,9 +11,10 @@ exit code; each refusal is a DeletionRefused (exit 4) and nothing is deleted:
 2. the prefix could not be listed;
 3. no static file at all, or a static folder missing;
 4. a plain run on a prefix that holds a fingerprinting manifest (mode mismatch);
-5. a static source with no file now while the plan deletes what it published, unless the
-   user's own include/exclude patterns leave out a file of its folder (filtered on purpose,
-   not emptied: a folder holding only a ``.gitkeep`` the default rules leave out is emptied);
+5. a static source with no file now while the plan deletes what it published, except
+   keys the user's own include/exclude patterns leave out when they also leave out a file
+   of its folder (filtered on purpose; a folder holding only a ``.gitkeep`` that the
+   default rules leave out is emptied);
 6. more deletions than ``CLOUDCOLLECT_MAX_DELETE``.
 """
 
@@ -25,6 +26,7 @@ from collections.abc import Callable, Collection
 from .config import Settings
 from .discovery import Discovery
 from .errors import DeletionRefused
+from .filters import Filters
 from .fingerprint.names import HASH_LENGTH, OWN_FOLDER, VARIANT_SUFFIXES
 from .plan import Action, Plan, Step
 from .remote import RemoteView
@@ -150,12 +152,14 @@ def _check_sources(discovery: Discovery, settings: Settings, deletes: list[Step]
     URL prefix (not under a more specific prefix of another source): it published them,
     and an emptied folder (a missing build step) is more likely than a deliberate wipe.
 
-    A source counts as published, not emptied, when the user's own include/exclude
-    patterns leave out a file on disk in its folder: the user filtered it on purpose, and
-    without this the orphans under it would block every later ``--delete``. Files left
-    out only by the default rules (``.gitkeep``, ``.DS_Store``, ``*.swp``) do not count:
-    a folder of placeholders is the unbuilt folder this guard exists for."""
-    published = {file.source for file in discovery.files} | discovery.filtered_sources
+    When the user's own include/exclude patterns leave out a file on disk in the folder,
+    the user filtered it on purpose: the keys under it that those patterns leave out too
+    may be deleted (without this, such orphans would block every later ``--delete``); any
+    other key still refuses, since a folder whose build did not run may hold a file the
+    patterns leave out (a ``README.md`` with ``*.md`` excluded). Files left out only by
+    the default rules (``.gitkeep``, ``.DS_Store``, ``*.swp``) never count."""
+    published = {file.source for file in discovery.files}
+    filters = Filters(settings.include, settings.exclude)
     roots = sorted({settings.prefix + s.url_prefix for s in discovery.sources}, key=len)
     for source in discovery.sources:
         if source.name in published:
@@ -163,6 +167,9 @@ def _check_sources(discovery: Discovery, settings: Settings, deletes: list[Step]
         root = settings.prefix + source.url_prefix
         deeper = tuple(r for r in roots if len(r) > len(root) and r.startswith(root))
         under = [s.key for s in deletes if s.key.startswith(root) and not s.key.startswith(deeper)]
+        if source.name in discovery.filtered_sources:
+            start = len(settings.prefix)
+            under = [key for key in under if not filters.patterns_leave_out(key[start:])]
         if under:
             raise DeletionRefused(
                 f"static source {source.name} ({source.folder}) has no file but published "

@@ -221,6 +221,21 @@ def test_a_source_whose_files_your_patterns_leave_out_is_not_emptied(
         seed(bucket, {P + "admin/static/old.css": b"orphan"})
 
 
+def test_a_file_your_patterns_leave_out_does_not_let_an_unbuilt_folder_be_wiped(
+    tmp_path: Path, bucket: Bucket
+) -> None:
+    # The admin folder's build did not run: only its README.md is left, which the user's
+    # own pattern leaves out. What the folder published must not be deleted for that.
+    assert publish(app_for(tmp_path / "full", bucket)).exit_code == 0
+    files = {k: v for k, v in APP_FILES.items() if not k.startswith("admin_static/")}
+    files["admin_static/README.md"] = "# built by npm run build"
+    app = app_for(tmp_path / "unbuilt", bucket, files, DELETE=True, EXCLUDE=["*.md"])
+    result = run_cli(app)
+    assert result.exit_code == 4, result.output
+    assert "static source admin" in result.stderr and "admin/static/admin.css" in result.stderr
+    assert snapshot(bucket).get(P + "admin/static/admin.css")
+
+
 def test_a_placeholder_left_out_by_default_still_blocks_until_your_pattern_says_so(
     tmp_path: Path, bucket: Bucket
 ) -> None:
