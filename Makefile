@@ -36,7 +36,7 @@ test: lint typecheck pytest
 
 # The edit-run loop: every test that needs neither SeaweedFS nor a browser.
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not seaweedfs and not browser and not slow"
+	$(BIN)/pytest -q -n auto --maxprocesses 4 -m "not seaweedfs and not browser and not slow"
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
