@@ -65,7 +65,8 @@ def remember(*secrets: str | None) -> None:
 def remember_credentials(frozen: Any) -> None:
     """Scrub botocore's frozen credentials (``ReadOnlyCredentials``: access key id, secret
     key, token) from every later message. The transports call it with what they sign
-    with, so a credential refreshed mid-run is scrubbed as well as the first."""
+    with, at every request (a set already remembered costs a lock and a set update), so
+    a credential refreshed mid-run is scrubbed as well as the first."""
     remember(frozen.access_key, frozen.secret_key, frozen.token)
 
 

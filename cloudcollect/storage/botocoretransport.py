@@ -77,7 +77,6 @@ class BotocoreTransport:
         self._policy = policy
         self._ca_bundle = ca_bundle
         self._credentials = credentials
-        self._frozen: Any = None  # the last frozen credentials given to redact
         self._raw = threading.local()
         events = client.meta.events
         events.register("before-parse.s3", self._keep_raw, unique_id="cloudcollect-raw")
@@ -100,9 +99,8 @@ class BotocoreTransport:
         """Give redact the credentials the signer is about to use (a refresh happens here)."""
         source = self._credentials() if self._credentials is not None else None
         frozen = source.get_frozen_credentials() if source is not None else None
-        if frozen is not None and frozen != self._frozen:
+        if frozen is not None:
             redact.remember_credentials(frozen)
-            self._frozen = frozen
 
     def _attempt(self, request: Request) -> Response:
         if self._ca_bundle is not None and not os.path.exists(self._ca_bundle):

@@ -77,7 +77,6 @@ class FastTransport:
         self.endpoint = endpoint
         self._load_credentials = credentials
         self._credentials: Any = None
-        self._frozen: Any = None  # the last frozen credentials given to redact
         self._lock = threading.Lock()
         self._policy = policy
         self._ca_bundle = ca_bundle if endpoint.scheme == "https" else None
@@ -151,9 +150,7 @@ class FastTransport:
             frozen = self._credentials.get_frozen_credentials()
         except botocore.exceptions.BotoCoreError as error:  # a refresh failed
             raise credentials_error(error) from None
-        if frozen != self._frozen:  # the first request, or a refresh: scrub the new values
-            redact.remember_credentials(frozen)
-            self._frozen = frozen
+        redact.remember_credentials(frozen)  # a set refreshed since is scrubbed too
         return frozen
 
 
