@@ -28,7 +28,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .hashing import md5_of_file
@@ -250,9 +250,11 @@ class HashCache:
 
     # -- the one call the pipeline needs -------------------------------------------------
 
-    def md5(self, path: str | os.PathLike[str]) -> str:
+    def md5(
+        self, path: str | os.PathLike[str], compute: Callable[[str, int], str] = md5_of_file
+    ) -> str:
         """MD5 of the file at ``path``: from the cache when its stat still matches, else
-        computed (and remembered). OSError when the file cannot be read."""
+        ``compute(path, size)`` (and remembered). OSError when the file cannot be read."""
         name = os.fspath(path)
         stat = os.stat(name)
         cached = self.lookup(name, stat)
@@ -261,7 +263,7 @@ class HashCache:
             return cached
         self.misses += 1
         started = time.time_ns()
-        md5 = md5_of_file(name, stat.st_size)
+        md5 = compute(name, stat.st_size)
         self.store(name, stat, md5, started)
         return md5
 

@@ -1,19 +1,29 @@
 """The hash stage: every discovered file's MD5 (from the hash cache when it is unchanged)
 and wanted headers, as LocalAssets. A file that cannot be read is a failed Outcome in the
 report, not an asset.
+
+A file the storage would send in parts (its optional ``multipart_part_size(size)``) whose
+upload is certain (the listing, waited for, shows no object of its key and size, or
+``--force``) has its part MD5s computed in the same read (``cloudcollect.partdigests``),
+so that its upload hashes nothing again. A denied or failed listing, a dry run or a hash
+cache hit leave that to the upload.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 
 from .config import Settings
 from .discovery import LocalFile
 from .hashcache import open_cache
+from .hashing import md5_of_file
 from .headers import headers_for
+from .partdigests import md5_remembering_parts
 from .plan import LocalAsset
+from .remote import RemoteView
 from .report import FAILED, Outcome
 from .run import Found, RunContext
 from .sync import run_parallel
@@ -23,8 +33,15 @@ from .sync import run_parallel
 SERIAL_HASH_MAX = 64 * 1024
 
 
-def hash_stage(run: RunContext, found: Found) -> list[LocalAsset]:
-    """The assets of every readable file (a name a bundler hashed gets immutable headers)."""
+#: For a file: the part size to compute its part MD5s for, or None.
+PartsWanted = Callable[[LocalFile], "int | None"]
+
+
+def hash_stage(
+    run: RunContext, found: Found, listing: Future[RemoteView] | None = None
+) -> list[LocalAsset]:
+    """The assets of every readable file (a name a bundler hashed gets immutable headers).
+    ``listing``: the listing being read meanwhile (see the module docstring)."""
     assets: list[LocalAsset] = []
 
     def keep(result: LocalAsset | Outcome) -> None:
@@ -33,7 +50,7 @@ def hash_stage(run: RunContext, found: Found) -> list[LocalAsset]:
         else:
             assets.append(result)
 
-    hash_one = _hasher(run.settings, found.hashed)
+    hash_one = _hasher(run.settings, found.hashed, _parts_wanted(run, listing))
     hash_files(found.discovery.files, hash_one, keep, _hashing_threads(run.settings))
     return assets
 
@@ -62,15 +79,37 @@ def _hashing_threads(settings: Settings) -> int:
     return max(1, min(settings.workers, 2 * (os.cpu_count() or 1)))
 
 
+def _parts_wanted(run: RunContext, listing: Future[RemoteView] | None) -> PartsWanted:
+    part_size_for = getattr(run.storage, "multipart_part_size", None)
+    if listing is None or run.dry_run or not callable(part_size_for):
+        return lambda file: None
+
+    def wanted(file: LocalFile) -> int | None:
+        part_size: int | None = part_size_for(file.size)
+        if part_size is None or run.force:
+            return part_size
+        try:
+            remote = listing.result()
+        except Exception:  # the run stops on it once hashing is done
+            return None
+        stored = remote.objects.get(file.key)
+        certain = remote.listed and (stored is None or stored.size != file.size)
+        return part_size if certain else None
+
+    return wanted
+
+
 def _hasher(
-    settings: Settings, is_hashed: Callable[[str], bool]
+    settings: Settings, is_hashed: Callable[[str], bool], parts_wanted: PartsWanted
 ) -> Callable[[LocalFile], LocalAsset | Outcome]:
     prefix_length = len(settings.prefix)
     cache = open_cache(settings.hash_cache)  # MD5s of files unchanged since a last run
 
     def hash_one(file: LocalFile) -> LocalAsset | Outcome:
+        part_size = parts_wanted(file)
+        compute = md5_of_file if part_size is None else partial(_with_parts, part_size)
         try:
-            md5 = cache.md5(file.path)
+            md5 = cache.md5(file.path, compute)
         except OSError as error:
             message = f"cannot read {file.path}: {error.strerror or error}"
             return Outcome(
@@ -87,3 +126,7 @@ def _hasher(
         return LocalAsset(file.key, file.path, file.size, file.mtime_ns, md5, headers)
 
     return hash_one
+
+
+def _with_parts(part_size: int, path: str, size: int) -> str:
+    return md5_remembering_parts(path, part_size)

@@ -110,7 +110,7 @@ def run_stages(run: RunContext) -> None:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
         listing = lister.submit(list_stage, run)  # runs while discovering and hashing
         found = discover_stage(run)
-        hashed = hash_stage(run, found)
+        hashed = hash_stage(run, found, listing)
         remote = listed(run, listing)
     assets = run.derive(found, hashed)
     remote = run.remote(look_up_stage(run, assets, remote))

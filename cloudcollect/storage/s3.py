@@ -30,7 +30,7 @@ from .. import providers, redact
 from ..baseurl import derive_base_url, object_url
 from ..config import Settings, require
 from ..errors import FatalStorageError, StorageError
-from ..hashing import hex_to_base64
+from ..hashing import hex_to_base64, part_size_for
 from . import awsenv, s3cors, s3errors, s3preflight
 from .base import MD5_METADATA, DeleteFailure, RemoteObject
 from .opentransport import open_transport
@@ -208,6 +208,12 @@ class S3Storage:
         answer = self._send(Request("PutObject", key, headers=wire, body=body))
         self._put_retries.count = answer.retries
         return answer.headers.get("etag")
+
+    def multipart_part_size(self, size: int) -> int | None:
+        """The part size ``put`` uses for ``size`` bytes; None: one PutObject."""
+        if size <= self.settings.multipart_threshold:
+            return None
+        return part_size_for(size, self.settings.multipart_chunksize)
 
     def last_put_retries(self) -> int:
         """Retries made for the calling thread's last ``put`` (all its requests); a

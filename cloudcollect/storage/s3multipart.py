@@ -8,6 +8,11 @@ nothing. Parts in memory at once are bounded by one :class:`ByteBudget` per stor
 (:data:`PART_BUFFER` bytes, at least one part), shared by every concurrent multipart
 upload; a 2 GiB file with ``--workers 8`` and 16 MiB parts holds 4 parts at a time.
 
+When the hash stage left the part digests of this content (``cloudcollect.partdigests``),
+no MD5 is computed and nothing is held in memory: every sender reads its own part from
+the file (positional reads under one lock) and sends the remembered Content-MD5, which
+the store checks, so a file changed since it was hashed is refused (BadDigest) as well.
+
 On any failure (a part, a cancellation raised by the file's reads, the final MD5 check)
 the upload is aborted. A CompleteMultipartUpload whose answer was lost and whose retry
 says NoSuchUpload counts as done when the stored object carries our MD5.
@@ -20,14 +25,15 @@ import contextlib
 import hashlib
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..errors import StorageError
 from ..hashing import part_size_for
+from ..partdigests import Digests, recall
 from .s3wire import child_text
-from .transport import Request, Response
+from .transport import FileSlice, Request, Response
 
 MIB = 1024 * 1024
 #: Bytes of parts held in memory at once, over all multipart uploads of a storage.
@@ -73,8 +79,12 @@ class Upload:
         created = self.send(Request("CreateMultipartUpload", self.key, headers=headers))
         retries = created.retries
         upload_id = child_text(created.body, "UploadId") or ""
+        digests = recall(md5, size, part_size_for(size, self.chunk_size))
         try:
-            parts, part_retries = self._parts(upload_id, file, size, md5)
+            if digests is None:
+                parts, part_retries = self._parts(upload_id, file, size, md5)
+            else:
+                parts, part_retries = self._streamed_parts(upload_id, file, size, digests)
             done, final = self._complete(upload_id, parts, md5)
         except BaseException:
             self._abort(upload_id)
@@ -112,18 +122,34 @@ class Upload:
         if whole.hexdigest() != md5:
             message = f"UploadPart {self.key!r}: BadDigest (content does not match its MD5)"
             raise StorageError(message, key=self.key, code="BadDigest")
-        parts: list[dict[str, object]] = [
-            {"PartNumber": number, "ETag": answer.headers.get("etag", "")}
-            for number, answer in enumerate(answers, 1)
-        ]
-        return parts, sum(answer.retries for answer in answers)
+        return _listed(answers)
+
+    def _streamed_parts(
+        self, upload_id: str, file: BinaryIO, size: int, digests: Digests
+    ) -> tuple[list[dict[str, object]], int]:
+        part_size = part_size_for(size, self.chunk_size)
+        start, shared = file.tell(), threading.Lock()
+        with ThreadPoolExecutor(min(self.workers, len(digests)), "cloudcollect-part") as pool:
+            futures = []
+            for number, digest in enumerate(digests, 1):
+                offset = (number - 1) * part_size
+                body = FileSlice(file, start + offset, min(part_size, size - offset), shared)
+                futures.append(pool.submit(self._send_part, upload_id, number, body, digest))
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.cancel()  # after a failure, the parts not started yet
+        return _listed([future.result() for future in futures])
 
     def _releaser(self, amount: int) -> Callable[[Future[Response]], None]:
         """Gives a part's bytes back to the budget when it is done, failed or cancelled."""
         return lambda _future: self.budget.release(amount)
 
-    def _send_part(self, upload_id: str, number: int, data: bytes) -> Response:
-        digest = hashlib.md5(data, usedforsecurity=False).digest()
+    def _send_part(
+        self, upload_id: str, number: int, data: bytes | FileSlice, digest: bytes | None = None
+    ) -> Response:
+        if digest is None:
+            assert isinstance(data, bytes)
+            digest = hashlib.md5(data, usedforsecurity=False).digest()
         headers = {"content-md5": base64.b64encode(digest).decode("ascii")}
         query = {"uploadId": upload_id, "partNumber": str(number)}
         return self.send(Request("UploadPart", self.key, query, headers, data))
@@ -156,6 +182,15 @@ class Upload:
         """Best effort: a failed abort is left to the bucket's lifecycle rule."""
         with contextlib.suppress(StorageError):
             self.send(Request("AbortMultipartUpload", self.key, {"uploadId": upload_id}))
+
+
+def _listed(answers: list[Response]) -> tuple[list[dict[str, object]], int]:
+    """The parts as CompleteMultipartUpload lists them, and the retries of all of them."""
+    parts: list[dict[str, object]] = [
+        {"PartNumber": number, "ETag": answer.headers.get("etag", "")}
+        for number, answer in enumerate(answers, 1)
+    ]
+    return parts, sum(answer.retries for answer in answers)
 
 
 def _read_exactly(file: BinaryIO, count: int, key: str) -> bytes:

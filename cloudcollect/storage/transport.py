@@ -19,6 +19,7 @@ retry policy gives up (after retries, or at once for what is not retryable).
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
@@ -55,11 +56,14 @@ OBJECT_BODIES = frozenset({"GetObject"})
 @dataclass(frozen=True)
 class FileSlice:
     """``size`` bytes of ``file`` from offset ``start``: a request body read once per
-    attempt (the file is shared by nobody else while the request runs)."""
+    attempt. With ``shared`` (a lock held by every slice of ``file``), several slices of
+    one file are read at once: each read seeks to its own place under the lock; without
+    it, the file is shared by nobody else while the request runs."""
 
     file: BinaryIO
     start: int
     size: int
+    shared: threading.Lock | None = None
 
     def reader(self) -> SliceReader:
         return SliceReader(self)
@@ -76,7 +80,8 @@ class SliceReader(io.RawIOBase):
         super().__init__()
         self._part = part
         self._position = 0
-        part.file.seek(part.start)
+        if part.shared is None:  # a shared file is sought under its lock, at each read
+            part.file.seek(part.start)
 
     def readable(self) -> bool:
         return True
@@ -90,18 +95,27 @@ class SliceReader(io.RawIOBase):
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._part.size}
         self._position = max(0, min(self._part.size, base[whence] + offset))
-        self._part.file.seek(self._part.start + self._position)
+        if self._part.shared is None:
+            self._part.file.seek(self._part.start + self._position)
         return self._position
 
     def read(self, size: int | None = -1) -> bytes:
         remaining = self._part.size - self._position
         count = remaining if size is None or size < 0 else min(size, remaining)
-        data = self._part.file.read(count) if count else b""
+        data = self._read(count) if count else b""
         if len(data) < count:
             got = self._position + len(data)
             raise SourceChanged(f"file ended early ({got} of {self._part.size} bytes)")
         self._position += len(data)
         return data
+
+    def _read(self, count: int) -> bytes:
+        part = self._part
+        if part.shared is None:
+            return part.file.read(count)
+        with part.shared:
+            part.file.seek(part.start + self._position)
+            return part.file.read(count)
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
