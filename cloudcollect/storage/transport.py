@@ -7,7 +7,7 @@ request to the bucket and back, with one shared retry policy (``storage/retry.py
 
 Two implementations, chosen by the rule in ``storage/awsenv.py`` (and the README):
 
-- ``fasttransport.FastTransport``: SigV4 from ``botocore.auth``, credentials from
+- ``fasttransport.FastTransport``: SigV4 by ``sigv4`` (as ``botocore.auth``), credentials from
   botocore's credential chain, HTTP over a urllib3 pool;
 - ``botocoretransport.BotocoreTransport``: botocore's client, for what the fast one does
   not implement (FIPS, dual-stack, accelerate, another signature version...).
