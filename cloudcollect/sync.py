@@ -50,7 +50,11 @@ def run_parallel(
     results: queue.SimpleQueue[tuple[bool, Any] | None] = queue.SimpleQueue()
     stop = threading.Event()
     count = min(workers, len(items)) if isinstance(items, Sized) else workers
-    ahead = threading.Semaphore(2 * max(count, 1))  # items taken, not yet handed over
+    # Items taken and not yet handed over: a token each. A SimpleQueue of tokens rather
+    # than a Semaphore, whose Python-level Condition cost 0.2 s of GIL over 3,000 uploads.
+    ahead: queue.SimpleQueue[None] = queue.SimpleQueue()
+    for _ in range(2 * max(count, 1)):
+        ahead.put(None)
 
     def stopped() -> bool:
         return stop.is_set() or (cancel is not None and cancel.is_set())
@@ -58,12 +62,14 @@ def run_parallel(
     def worker() -> None:
         try:
             while not stopped():
-                if not ahead.acquire(timeout=0.05):  # the caller is behind: wait, or stop
+                try:
+                    ahead.get(timeout=0.05)
+                except queue.Empty:  # the caller is behind: wait, or stop
                     continue
                 with source_lock:
                     item = next(source, _END)
                 if item is _END:
-                    ahead.release()
+                    ahead.put(None)
                     return
                 try:
                     results.put((True, work(item)))
@@ -88,7 +94,7 @@ def run_parallel(
                 running -= 1
                 continue
             ok, value = message
-            ahead.release()
+            ahead.put(None)
             if not ok:
                 failure = failure or value
                 stop.set()

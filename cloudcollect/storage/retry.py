@@ -97,7 +97,7 @@ class RetryPolicy:
                 answer = _Answer(response.status, response.headers)
                 # botocore's stub types the request context as a RetryContext; it is a dict.
                 self._quota.release_retry_quota(request_context, answer)  # type: ignore[arg-type]
-                return replace(response, retries=number - 1)
+                return response if number == 1 else replace(response, retries=number - 1)
             status = 500 if 200 <= response.status < 300 else response.status
             answer = _Answer(status, response.headers)
             context = self._context(number, request_context, answer=answer, code=failure.code)
