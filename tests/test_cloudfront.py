@@ -153,3 +153,46 @@ def test_a_failed_invalidation_is_exit_1_and_the_uploads_stay_done(
     assert "NoSuchDistribution" in str(report.fatal)
     assert [o.key for o in report.with_status(UPLOADED)] == ["static/css/site.css"]
     assert storage.objects["static/css/site.css"].data == b"body { color: navy; }\n"
+
+
+def test_an_invalidation_refused_with_access_denied_is_exit_3_and_the_uploads_stay_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README, *CDN invalidation*: "exit 1, or 3 when the credentials are refused". moto
+    does not enforce IAM, so botocore's Stubber answers CreateInvalidation as CloudFront
+    does for a user without cloudfront:CreateInvalidation."""
+    from botocore.stub import Stubber
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    make_client: Any = boto3.session.Session.client
+    stubbers: list[Stubber] = []
+
+    def refusing_client(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        client = make_client(self, name, *args, **kwargs)
+        stubber = Stubber(client)
+        stubber.add_client_error(
+            "create_invalidation",
+            service_error_code="AccessDenied",
+            service_message="User is not authorized to perform: cloudfront:CreateInvalidation",
+            http_status_code=403,
+        )
+        stubber.activate()
+        stubbers.append(stubber)
+        return client
+
+    monkeypatch.setattr(boto3.session.Session, "client", refusing_client)
+    app = make_app(tmp_path, {"CLOUDCOLLECT_CLOUDFRONT_DISTRIBUTION_ID": "E2EXAMPLE"})
+    storage = MemoryStorage()
+    publish(app, storage=storage)
+    (tmp_path / "static/css/site.css").write_text("body { color: teal; }\n")
+
+    report = publish(app, storage=storage)
+
+    assert report.exit_code == 3, report.to_dict()
+    assert "AccessDenied" in str(report.fatal)
+    assert [o.key for o in report.with_status(UPLOADED)] == ["static/css/site.css"]
+    assert storage.objects["static/css/site.css"].data == b"body { color: teal; }\n"
+    assert len(stubbers) == 1
+    stubbers[0].assert_no_pending_responses()

@@ -5,6 +5,7 @@ regions, hosts), and a signature a real store accepts."""
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -24,34 +25,34 @@ class _Config:
     s3 = {"payload_signing_enabled": False}
 
 
-def botocore_signed(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    credentials: Credentials,
-    region: str,
-    now: datetime,
-    monkeypatch: pytest.MonkeyPatch,
-) -> dict[str, str]:
+@dataclass(frozen=True)
+class Case:
+    """One request to sign, and when."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    credentials: Credentials
+    region: str = "us-east-1"
+    now: datetime = NOW
+
+
+def botocore_signed(case: Case, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     import botocore.auth
 
-    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now)
-    request = AWSRequest(method=method, url=url, headers=dict(headers))
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: case.now)
+    request = AWSRequest(method=case.method, url=case.url, headers=dict(case.headers))
     request.context["client_config"] = _Config()
-    S3SigV4Auth(credentials, "s3", region).add_auth(request)
+    S3SigV4Auth(case.credentials, "s3", case.region).add_auth(request)
     return {name: str(value) for name, value in request.headers.items()}
 
 
-def ours(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    credentials: Credentials,
-    region: str,
-    now: datetime,
-) -> dict[str, str]:
-    key, secret, token = credentials.access_key, credentials.secret_key, credentials.token
-    return Signer(region).sign(method, url, headers, key, secret, token, now=now)
+def ours(case: Case) -> dict[str, str]:
+    key, secret = case.credentials.access_key, case.credentials.secret_key
+    signer = Signer(case.region)
+    return signer.sign(
+        case.method, case.url, case.headers, key, secret, case.credentials.token, now=case.now
+    )
 
 
 def folded(headers: dict[str, str]) -> dict[str, str]:
@@ -95,7 +96,7 @@ BASES = [
 ]
 
 
-def random_request(rng: random.Random) -> tuple[str, str, dict[str, str], Credentials, str]:
+def random_request(rng: random.Random) -> Case:
     base = rng.choice(BASES)
     virtual = rng.random() < 0.3 and "[" not in base
     endpoint = Endpoint(base, rng.choice(["bucket", "my.bucket-1"]), "us-east-1", virtual)
@@ -113,7 +114,8 @@ def random_request(rng: random.Random) -> tuple[str, str, dict[str, str], Creden
     )
     region = rng.choice(["us-east-1", "eu-central-1", "auto", "garage"])
     method = rng.choice(["GET", "HEAD", "PUT", "POST", "DELETE"])
-    return method, url, headers, credentials, region
+    now = NOW + timedelta(seconds=rng.randint(0, 3 * 86400))
+    return Case(method, url, headers, credentials, region, now)
 
 
 def test_two_thousand_random_requests_sign_exactly_as_botocore(
@@ -121,11 +123,9 @@ def test_two_thousand_random_requests_sign_exactly_as_botocore(
 ) -> None:
     rng = random.Random(14)
     for number in range(2000):
-        method, url, headers, credentials, region = random_request(rng)
-        now = NOW + timedelta(seconds=rng.randint(0, 3 * 86400))
-        expected = botocore_signed(method, url, headers, credentials, region, now, monkeypatch)
-        got = ours(method, url, headers, credentials, region, now)
-        assert folded(got) == folded(expected), (number, method, url, headers)
+        case = random_request(rng)
+        expected = botocore_signed(case, monkeypatch)
+        assert folded(ours(case)) == folded(expected), (number, case)
 
 
 @pytest.mark.parametrize(
@@ -141,11 +141,9 @@ def test_two_thousand_random_requests_sign_exactly_as_botocore(
 def test_headers_a_caller_set_are_replaced_or_signed_as_botocore_does(
     headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    credentials = Credentials("AKID", "secret", "token")
     url = "http://127.0.0.1:8333/bucket/static/a.css"
-    expected = botocore_signed("PUT", url, headers, credentials, "us-east-1", NOW, monkeypatch)
-    got = ours("PUT", url, headers, credentials, "us-east-1", NOW)
-    assert folded(got) == folded(expected)
+    case = Case("PUT", url, headers, Credentials("AKID", "secret", "token"))
+    assert folded(ours(case)) == folded(botocore_signed(case, monkeypatch))
 
 
 def test_the_signing_key_is_derived_again_for_a_new_day_or_secret(
@@ -155,8 +153,9 @@ def test_the_signing_key_is_derived_again_for_a_new_day_or_secret(
     url = "http://127.0.0.1:8333/bucket/k"
     for now, secret in [(NOW, "a"), (NOW, "b"), (NOW + timedelta(days=1), "b"), (NOW, "a")]:
         got = signer.sign("GET", url, {}, "AKID", secret, None, now=now)
-        credentials = Credentials("AKID", secret)
-        expected = botocore_signed("GET", url, {}, credentials, "us-east-1", now, monkeypatch)
+        expected = botocore_signed(
+            Case("GET", url, {}, Credentials("AKID", secret), now=now), monkeypatch
+        )
         assert got["Authorization"] == expected["Authorization"]
 
 

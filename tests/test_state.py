@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,38 @@ def test_seaweedfs_multipart_and_headers_without_head(tmp_path: Path, bucket: Bu
     ]
     assert bucket.head("static/a.css")["CacheControl"] == "no-cache"
     assert bucket.head("static/big.bin")["CacheControl"] == "public, max-age=3600"
+
+
+class _NoEtagStorage(MemoryStorage):
+    """A store whose listing reports sizes and MD5s but no ETag; HEADs are counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heads = 0
+
+    def list(self, prefix: str) -> Iterator[RemoteObject]:
+        for listed in super().list(prefix):
+            yield dataclasses.replace(listed, etag=None)
+
+    def head(self, key: str) -> RemoteObject | None:
+        self.heads += 1
+        return super().head(key)
+
+
+def test_a_store_without_etags_is_matched_by_md5_and_needs_no_head(tmp_path: Path) -> None:
+    """state.py: an entry is trusted while the listing shows its MD5 where a store reports
+    no ETag, so the headers are known and a no-op run sends no HEAD."""
+    app = make_app(tmp_path)
+    storage = _NoEtagStorage()
+    assert publish(app, storage=storage).exit_code == 0
+    storage.heads = 0
+
+    again = publish(app, storage=storage)
+
+    assert again.exit_code == 0, again.to_dict()
+    assert again.counts()["uploaded"] == 0
+    assert storage.heads == 0
+    (tmp_path / "static/css/site.css").write_text("a { color: red }\n")
+    changed = publish(app, storage=storage)
+    assert [o.key for o in changed.with_status("uploaded")] == ["static/css/site.css"]
+    assert storage.heads == 0
