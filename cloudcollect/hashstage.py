@@ -3,10 +3,12 @@ and wanted headers, as LocalAssets. A file that cannot be read is a failed Outco
 report, not an asset.
 
 A file the storage would send in parts (its optional ``multipart_part_size(size)``) whose
-upload is certain (the listing, waited for, shows no object of its key and size, or
-``--force``) has its part MD5s computed in the same read (``cloudcollect.partdigests``),
-so that its upload hashes nothing again. A denied or failed listing, a dry run or a hash
-cache hit leave that to the upload.
+upload is certain (the listing shows no object of its key and size, or ``--force``) has
+its part MD5s computed in the same read (``cloudcollect.partdigests``), so that its
+upload hashes nothing again. The listing is waited for at most :data:`LISTING_WAIT`
+seconds: a listing slower than that (a very large bucket) never delays hashing, and the
+parts are then computed anyway (one more MD5 pass, on a second thread). A denied or
+failed listing, a dry run or a hash cache hit leave the parts to the upload.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from .sync import run_parallel
 #: Files up to this size are hashed one after another on one thread (see hash_files). On
 #: 20,000 files of about 4 KB, 2 cores: 0.27 s in one thread, 0.47-0.66 s on 2 to 16.
 SERIAL_HASH_MAX = 64 * 1024
+#: Seconds a large file's hashing waits for the listing to say whether it is uploaded.
+LISTING_WAIT = 1.0
 
 
 #: For a file: the part size to compute its part MD5s for, or None.
@@ -89,7 +93,9 @@ def _parts_wanted(run: RunContext, listing: Future[RemoteView] | None) -> PartsW
         if part_size is None or run.force:
             return part_size
         try:
-            remote = listing.result()
+            remote = listing.result(timeout=LISTING_WAIT)
+        except TimeoutError:
+            return part_size  # not known yet: computing the parts costs less than waiting
         except Exception:  # the run stops on it once hashing is done
             return None
         stored = remote.objects.get(file.key)

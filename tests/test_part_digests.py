@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
+from concurrent.futures import Future
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from cloudcollect import partdigests, publish
+from cloudcollect import hashstage, partdigests, publish
+from cloudcollect.discovery import LocalFile
 from cloudcollect.errors import StorageError
 from cloudcollect.hashing import CHUNK
+from cloudcollect.hashstage import _parts_wanted
 from cloudcollect.partdigests import md5_with_parts, recall, remember
 from cloudcollect.plan import Plan
+from cloudcollect.remote import RemoteView
 from cloudcollect.storage import s3multipart
+from cloudcollect.storage.base import RemoteObject
 from cloudcollect.storage.s3 import S3Storage
 from tests.conftest import Bucket, s3_settings
 from tests.support.apps import make_app
@@ -224,3 +232,60 @@ def test_a_file_changed_after_it_was_hashed_is_refused_and_leaves_nothing(
     stored = bucket.keys()
     assert BIG not in stored
     assert _pending(bucket) == []
+
+
+# -- when the hash stage computes the parts ----------------------------------------------
+
+
+class _PartsStorage:
+    """What the hash stage asks a storage: files over 10 bytes go in parts of 4."""
+
+    def multipart_part_size(self, size: int) -> int | None:
+        return 4 if size > 10 else None
+
+
+def _file(key: str, size: int) -> LocalFile:
+    return LocalFile(key, Path("/nonexistent") / key, size, 0, "app")
+
+
+def _run(dry_run: bool = False, force: bool = False) -> Any:
+    return SimpleNamespace(storage=_PartsStorage(), dry_run=dry_run, force=force)
+
+
+def _listed(*objects: RemoteObject, listed: bool = True) -> Future[RemoteView]:
+    done: Future[RemoteView] = Future()
+    done.set_result(RemoteView({o.key: o for o in objects}, {}, {}, listed))
+    return done
+
+
+def test_parts_are_computed_only_for_a_certain_upload_of_a_multipart_file() -> None:
+    stored = RemoteObject("static/same.bin", 20)
+    wanted = _parts_wanted(_run(), _listed(stored))
+    assert wanted(_file("static/new.bin", 20)) == 4  # not stored
+    assert wanted(_file("static/same.bin", 21)) == 4  # stored with another size
+    assert wanted(_file("static/same.bin", 20)) is None  # maybe unchanged: the MD5 decides
+    assert wanted(_file("static/small.css", 10)) is None  # one PutObject
+    assert _parts_wanted(_run(force=True), _listed(stored))(_file("static/same.bin", 20)) == 4
+    assert _parts_wanted(_run(dry_run=True), _listed())(_file("static/new.bin", 20)) is None
+    denied = _listed(listed=False)  # no list permission: what is stored is unknown
+    assert _parts_wanted(_run(), denied)(_file("static/new.bin", 20)) is None
+    failed: Future[RemoteView] = Future()
+    failed.set_exception(StorageError("ListObjectsV2: AccessDenied", code="AccessDenied"))
+    assert _parts_wanted(_run(), failed)(_file("static/new.bin", 20)) is None
+    assert _parts_wanted(_run(), None)(_file("static/new.bin", 20)) is None
+
+
+def test_a_listing_slower_than_the_wait_does_not_hold_hashing_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hashstage, "LISTING_WAIT", 0.05)
+    slow: Future[RemoteView] = Future()
+    stored = RemoteView({"static/same.bin": RemoteObject("static/same.bin", 20)}, {}, {})
+    late = threading.Timer(3, slow.set_result, [stored])  # what waiting would have seen
+    late.start()
+    try:
+        started = time.monotonic()
+        assert _parts_wanted(_run(), slow)(_file("static/same.bin", 20)) == 4
+        assert time.monotonic() - started < 2.5
+    finally:
+        late.cancel()
