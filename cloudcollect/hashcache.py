@@ -39,8 +39,13 @@ FILE_NAME = "md5-v1.log"
 RACY_NS = 2_000_000_000
 #: Compact when the log has more than this many lines beyond twice the live entries.
 SLACK_LINES = 1000
-#: Beyond this many entries, compaction also drops entries of files that are gone.
+#: Beyond this many entries, compaction also drops entries of files that are gone, and a
+#: load checks every n-th of :data:`PRUNE_SAMPLE` entries: when :data:`PRUNE_GONE` of
+#: them are gone (or stale), the log is compacted and pruned. (Pruning on every load cost
+#: a stat of every entry and a rewrite of the log: 1 s of a 100,000-file no-op.)
 PRUNE_ABOVE = 50_000
+PRUNE_SAMPLE = 1000
+PRUNE_GONE = 0.1
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
@@ -130,12 +135,11 @@ class HashCache:
         except OSError:
             self._broken = True
             return
-        if (
-            not valid
-            or count > 2 * len(self.entries) + SLACK_LINES
-            or (len(self.entries) > PRUNE_ABOVE)
-        ):
-            self._compact(path, prune=len(self.entries) > PRUNE_ABOVE)
+        large = len(self.entries) > PRUNE_ABOVE
+        if not valid or count > 2 * len(self.entries) + SLACK_LINES:
+            self._compact(path, prune=large)
+        elif large and self._many_gone():
+            self._compact(path, prune=True)
 
     def _read(self, lines: Iterator[str]) -> int:
         count = 0
@@ -162,6 +166,14 @@ class HashCache:
             self._broken = True
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+    def _many_gone(self) -> bool:
+        """Whether at least :data:`PRUNE_GONE` of a sample of the entries (every n-th, about
+        :data:`PRUNE_SAMPLE` of them) describe files that are gone or changed."""
+        paths = list(self.entries)
+        sample = paths[:: max(1, len(paths) // PRUNE_SAMPLE)]
+        gone = sum(not self._still_valid(p, self.entries[p]) for p in sample)
+        return gone >= PRUNE_GONE * len(sample)
 
     @staticmethod
     def _still_valid(path: str, entry: Entry) -> bool:

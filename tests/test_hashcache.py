@@ -291,3 +291,64 @@ def test_publish_uses_the_cache_setting(
         cached = {entry[:32] for entry in HashCache(cache_file).entries.values()}
         for key, data in served_files(tmp_path / "app").items():
             assert storage.objects[key].md5 == md5(data) in cached, key
+
+
+def _cache_of(tmp_path: Path, count: int) -> tuple[Path, list[Path]]:
+    """A cache log holding ``count`` files' entries (the files exist)."""
+    files = [write(tmp_path / "static" / f"f{n}.css", str(n).encode()) for n in range(count)]
+    cache = HashCache(tmp_path / "md5.log")
+    for file in files:
+        cache.md5(file)
+    cache.close()
+    return tmp_path / "md5.log", files
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_a_large_cache_of_live_files_is_read_without_a_rewrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PRUNE_ABOVE entries a load used to stat every entry and rewrite the log."""
+    monkeypatch.setattr(hashcache, "PRUNE_ABOVE", 20)
+    log, files = _cache_of(tmp_path, 60)
+    before = os.stat(log)
+
+    cache = HashCache(log)
+
+    after = os.stat(log)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert len(cache.entries) == 60
+    assert cache.lookup(str(files[7]), os.stat(files[7])) == md5(b"7")
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_a_large_cache_drops_the_entries_of_files_that_are_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashcache, "PRUNE_ABOVE", 20)
+    monkeypatch.setattr(hashcache, "PRUNE_SAMPLE", 10)
+    log, files = _cache_of(tmp_path, 60)
+    for file in files[:30]:  # a rebuild removed half of them
+        file.unlink()
+
+    cache = HashCache(log)
+
+    assert sorted(cache.entries) == sorted(str(file) for file in files[30:])
+    assert len(lines_of(log)) == 1 + 30
+    assert cache.lookup(str(files[40]), os.stat(files[40])) == md5(b"40")
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_a_few_gone_files_do_not_make_a_large_cache_rewrite_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashcache, "PRUNE_ABOVE", 20)
+    monkeypatch.setattr(hashcache, "PRUNE_SAMPLE", 60)
+    log, files = _cache_of(tmp_path, 60)
+    for file in files[:3]:  # 5 %: under PRUNE_GONE
+        file.unlink()
+    before = os.stat(log)
+
+    HashCache(log)
+
+    assert os.stat(log).st_ino == before.st_ino
+    assert len(lines_of(log)) == 1 + 60
