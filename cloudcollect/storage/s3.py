@@ -192,14 +192,9 @@ class S3Storage:
         wire[META_PREFIX + MD5_METADATA] = md5
         if self.settings.acl:
             wire["x-amz-acl"] = self.settings.acl
-        if size > self.settings.multipart_threshold:
-            upload = Upload(
-                key,
-                self._send,
-                self._part_budget,
-                self.settings.workers,
-                self.settings.multipart_chunksize,
-            )
+        part_size = self.multipart_part_size(size)
+        if part_size is not None:
+            upload = Upload(key, self._send, self._part_budget, self.settings.workers, part_size)
             etag, retries = upload.run(file, size, md5, wire)
             self._put_retries.count = retries
             return etag

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..errors import StorageError
-from ..hashing import part_size_for
 from ..partdigests import Digests, recall
 from .s3wire import child_text
 from .transport import FileSlice, Request, Response
@@ -64,13 +63,14 @@ class ByteBudget:
 @dataclass
 class Upload:
     """One multipart upload: where, and how requests are sent (``send`` raises the
-    translated StorageError; it is thread-safe)."""
+    translated StorageError; it is thread-safe), in parts of ``part_size`` bytes (the
+    storage's ``multipart_part_size``)."""
 
     key: str
     send: Callable[[Request], Response]
     budget: ByteBudget
     workers: int
-    chunk_size: int
+    part_size: int
 
     def run(
         self, file: BinaryIO, size: int, md5: str, headers: dict[str, str]
@@ -79,7 +79,7 @@ class Upload:
         created = self.send(Request("CreateMultipartUpload", self.key, headers=headers))
         retries = created.retries
         upload_id = child_text(created.body, "UploadId") or ""
-        digests = recall(md5, size, part_size_for(size, self.chunk_size))
+        digests = recall(md5, size, self.part_size)
         try:
             if digests is None:
                 parts, part_retries = self._parts(upload_id, file, size, md5)
@@ -94,7 +94,7 @@ class Upload:
     def _parts(
         self, upload_id: str, file: BinaryIO, size: int, md5: str
     ) -> tuple[list[dict[str, object]], int]:
-        part_size = part_size_for(size, self.chunk_size)
+        part_size = self.part_size
         count = max(1, -(-size // part_size))
         whole = hashlib.md5(usedforsecurity=False)
         futures: list[Future[Response]] = []
@@ -127,7 +127,7 @@ class Upload:
     def _streamed_parts(
         self, upload_id: str, file: BinaryIO, size: int, digests: Digests
     ) -> tuple[list[dict[str, object]], int]:
-        part_size = part_size_for(size, self.chunk_size)
+        part_size = self.part_size
         start, shared = file.tell(), threading.Lock()
         with ThreadPoolExecutor(min(self.workers, len(digests)), "cloudcollect-part") as pool:
             futures = []
