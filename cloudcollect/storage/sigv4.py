@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
@@ -52,8 +51,7 @@ class Signer:
     def __init__(self, region: str, service: str = "s3") -> None:
         self.region = region
         self.service = service
-        self._keys: dict[tuple[str, str], bytes] = {}
-        self._lock = threading.Lock()
+        self._last_key: tuple[str, str, bytes] | None = None  # (secret, day, signing key)
 
     def sign(
         self,
@@ -104,14 +102,16 @@ class Signer:
         return out
 
     def _signing_key(self, secret_key: str, day: str) -> bytes:
-        with self._lock:
-            key = self._keys.get((secret_key, day))
-            if key is None:
-                key = _hmac(f"AWS4{secret_key}".encode(), day)
-                for part in (self.region, self.service, "aws4_request"):
-                    key = _hmac(key, part)
-                self._keys = {(secret_key, day): key}  # one key: the last day and secret
-            return key
+        """The key for ``day``, derived again only when the day or the secret changes (two
+        threads may both derive it once: the same bytes; the tuple is swapped whole)."""
+        last = self._last_key
+        if last is not None and last[0] == secret_key and last[1] == day:
+            return last[2]
+        key = _hmac(f"AWS4{secret_key}".encode(), day)
+        for part in (self.region, self.service, "aws4_request"):
+            key = _hmac(key, part)
+        self._last_key = (secret_key, day, key)
+        return key
 
 
 def _hmac(key: bytes, message: str) -> bytes:
