@@ -144,15 +144,22 @@ def test_a_failed_invalidation_is_exit_1_and_the_uploads_stay_done(
     tmp_path: Path, cloudfront: tuple[Any, str]
 ) -> None:
     """README, *CDN invalidation*: reported like any storage error; the uploads stay done."""
-    app = make_app(tmp_path, {"CLOUDCOLLECT_CLOUDFRONT_DISTRIBUTION_ID": "ENOSUCHDIST1"})
+    report = _second_release_uploads_a_change(tmp_path, "ENOSUCHDIST1")
+    assert report.exit_code == 1, report.to_dict()
+    assert "NoSuchDistribution" in str(report.fatal)
+
+
+def _second_release_uploads_a_change(tmp_path: Path, distribution: str) -> Report:
+    """Publish an app with ``distribution`` set, change one file, publish again: the
+    second run's Report, after checking that the changed file was uploaded and stored."""
+    app = make_app(tmp_path, {"CLOUDCOLLECT_CLOUDFRONT_DISTRIBUTION_ID": distribution})
     storage = MemoryStorage()
     publish(app, storage=storage)
     (tmp_path / "static/css/site.css").write_text("body { color: navy; }\n")
     report = publish(app, storage=storage)
-    assert report.exit_code == 1, report.to_dict()
-    assert "NoSuchDistribution" in str(report.fatal)
     assert [o.key for o in report.with_status(UPLOADED)] == ["static/css/site.css"]
     assert storage.objects["static/css/site.css"].data == b"body { color: navy; }\n"
+    return report
 
 
 def test_an_invalidation_refused_with_access_denied_is_exit_3_and_the_uploads_stay_done(
@@ -183,16 +190,9 @@ def test_an_invalidation_refused_with_access_denied_is_exit_3_and_the_uploads_st
         return client
 
     monkeypatch.setattr(boto3.session.Session, "client", refusing_client)
-    app = make_app(tmp_path, {"CLOUDCOLLECT_CLOUDFRONT_DISTRIBUTION_ID": "E2EXAMPLE"})
-    storage = MemoryStorage()
-    publish(app, storage=storage)
-    (tmp_path / "static/css/site.css").write_text("body { color: teal; }\n")
-
-    report = publish(app, storage=storage)
+    report = _second_release_uploads_a_change(tmp_path, "E2EXAMPLE")
 
     assert report.exit_code == 3, report.to_dict()
     assert "AccessDenied" in str(report.fatal)
-    assert [o.key for o in report.with_status(UPLOADED)] == ["static/css/site.css"]
-    assert storage.objects["static/css/site.css"].data == b"body { color: teal; }\n"
     assert len(stubbers) == 1
     stubbers[0].assert_no_pending_responses()
