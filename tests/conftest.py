@@ -23,7 +23,7 @@ _bucket_numbers = itertools.count(1)
 
 #: Fixtures that start or use the SeaweedFS server: a test that asks for one is marked
 #: ``seaweedfs``, so ``make test-fast`` (``-m "not seaweedfs and not browser"``) leaves it out.
-SERVER_FIXTURES = frozenset({"seaweed", "bucket", "fault_proxy"})
+SERVER_FIXTURES = frozenset({"seaweed", "bucket", "fault_proxy", "sts_seaweed", "sts_bucket"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -51,6 +51,18 @@ def scrubbed_aws_env(
 def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
     """The real S3-compatible server (HTTP and HTTPS) for the whole session."""
     server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sts_seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """A second server, HTTP only, whose STS issues temporary credentials
+    (``SeaweedServer(sts=True)``); started only by the tests that ask for it."""
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs-sts"), https=False, sts=True)
     server.start()
     try:
         yield server
@@ -120,6 +132,18 @@ def bucket(seaweed: SeaweedServer, monkeypatch: pytest.MonkeyPatch) -> Bucket:
     name = f"test-{os.getpid()}-{next(_bucket_numbers)}"
     client.create_bucket(Bucket=name)
     return Bucket(name=name, server=seaweed, client=client)
+
+
+@pytest.fixture
+def sts_bucket(sts_seaweed: SeaweedServer, monkeypatch: pytest.MonkeyPatch) -> Bucket:
+    """A new bucket on the STS server, and in the environment the key id, secret and
+    session token of a new session (never the static keys); ``client`` is the admin's."""
+    for name, value in sts_seaweed.session_env().items():
+        monkeypatch.setenv(name, value)
+    client = admin_client(sts_seaweed)
+    name = f"test-sts-{os.getpid()}-{next(_bucket_numbers)}"
+    client.create_bucket(Bucket=name)
+    return Bucket(name=name, server=sts_seaweed, client=client)
 
 
 def write_tree(root: Path, files: dict[str, bytes | str]) -> Path:

@@ -191,7 +191,8 @@ def test_bad_secret_is_fatal_and_never_printed(
             "unknown-key-id",
             "InvalidAccessKeyId",
             "the store does not know the access key id (InvalidAccessKeyId): check "
-            "AWS_ACCESS_KEY_ID, CLOUDCOLLECT_PROFILE or the endpoint",
+            "AWS_ACCESS_KEY_ID, AWS_SESSION_TOKEN (a temporary key id is known only with the "
+            "token issued with it), CLOUDCOLLECT_PROFILE or the endpoint",
         ),
         (
             "AWS_SECRET_ACCESS_KEY",

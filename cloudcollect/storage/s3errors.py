@@ -40,7 +40,8 @@ FATAL_CODES = frozenset(
 DENIAL_REASONS: Mapping[str, str] = {
     "InvalidAccessKeyId": (
         "the store does not know the access key id (InvalidAccessKeyId): check "
-        "AWS_ACCESS_KEY_ID, CLOUDCOLLECT_PROFILE or the endpoint"
+        "AWS_ACCESS_KEY_ID, AWS_SESSION_TOKEN (a temporary key id is known only with the "
+        "token issued with it), CLOUDCOLLECT_PROFILE or the endpoint"
     ),
     "SignatureDoesNotMatch": (
         "the secret key does not match the access key id (SignatureDoesNotMatch): check "

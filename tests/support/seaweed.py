@@ -3,7 +3,8 @@
 Used by the test suite, ``make demo`` and ``make bench``. The server listens on
 127.0.0.1 only, with telemetry off and bucket auto-creation off; every component gets an
 explicit free port (SeaweedFS puts each gRPC port at HTTP port + 10000). An HTTPS listener
-with a throwaway ``trustme`` certificate runs beside the HTTP one.
+with a throwaway ``trustme`` certificate runs beside the HTTP one. With ``sts=True`` the
+server also issues temporary credentials (see :mod:`tests.support.sts`).
 
 Run ``python -m tests.support.seaweed DIR`` to keep a server up until Ctrl-C.
 """
@@ -72,6 +73,9 @@ class SeaweedServer:
     ports: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     ca_file: Path | None = None
+    #: Run SeaweedFS's STS (``-s3.iam.config``) so that :meth:`session_env` can assume a
+    #: role; off by default, so the suite's server is configured as it always was.
+    sts: bool = False
 
     @property
     def endpoint(self) -> str:
@@ -88,6 +92,15 @@ class SeaweedServer:
             "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
             "AWS_DEFAULT_REGION": REGION,
         }
+
+    def session_env(self, seconds: int = 3600) -> dict[str, str]:
+        """Temporary credentials (key id, secret, session token, region) issued by this
+        server's STS; needs ``sts=True``. Each call opens a new session."""
+        from tests.support.sts import session_credentials
+
+        if not self.sts:
+            raise RuntimeError("session credentials need SeaweedServer(sts=True)")
+        return session_credentials(self, seconds=seconds)
 
     def command(self) -> list[str]:
         p = self.ports
@@ -120,6 +133,10 @@ class SeaweedServer:
             cert, key = self._make_certificate()
             args += [f"-s3.port.https={p['s3_https']}", f"-s3.cert.file={cert}"]
             args += [f"-s3.key.file={key}"]
+        if self.sts:
+            from tests.support.sts import write_iam_config
+
+            args.append(f"-s3.iam.config={write_iam_config(self.workdir / 'iam')}")
         return args
 
     def _make_certificate(self) -> tuple[Path, Path]:
