@@ -4,7 +4,6 @@ page's XML parsed with ElementTree, and the bound that ends a listing that never
 
 from __future__ import annotations
 
-import io
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -67,20 +66,16 @@ def parse_page(body: bytes, trust_etag: bool, version: int = 2) -> Page:
     truncated V2 page without a token ends the listing.
     """
     raw: list[tuple[str, str, str | None, str | None]] = []
-    fields: dict[str, str] = {}
     marks: dict[str, str] = {}
     encoded = truncated = False
-    for _event, element in ET.iterparse(io.BytesIO(body), events=("end",)):
+    for element in ET.fromstring(body):  # the tree is built in C: the loop is per object
         tag = element.tag.rpartition("}")[2]
         text = element.text or ""
-        if tag in ("Key", "Size", "ETag", "LastModified"):
-            fields[tag] = text
-        elif tag == "Contents":
+        if tag == "Contents":
+            fields = {field.tag.rpartition("}")[2]: field.text or "" for field in element}
             raw.append(
                 (fields["Key"], fields["Size"], fields.get("ETag"), fields.get("LastModified"))
             )
-            fields = {}
-            element.clear()
         elif tag == "EncodingType":
             encoded = text == "url"
         elif tag in ("NextContinuationToken", "NextMarker"):
@@ -89,7 +84,7 @@ def parse_page(body: bytes, trust_etag: bool, version: int = 2) -> Page:
             truncated = text == "true"
 
     def decoded(text: str) -> str:
-        return unquote_plus(text) if encoded else text
+        return unquote_plus(text) if encoded and ("%" in text or "+" in text) else text
 
     objects = [
         RemoteObject(
