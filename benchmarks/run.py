@@ -20,10 +20,10 @@ compare each tool with the best *other* tool of the same scenario (the floor exc
 
 Every profile runs in each AWS configuration of ``--aws-config`` (``benchmarks.tools``:
 keys in the environment; a config file with an ``s3`` section plus a shared-credentials
-profile; keys with a session token, which needs a store that accepts that token: SeaweedFS
-4.48 answers InvalidAccessKeyId to any session token it did not issue), every tool with the
-same files, each configuration into its own buckets. After each cold run the size of
-cloudcollect's state object is recorded.
+profile; temporary keys with a session token, issued by the bench's SeaweedFS through its
+own STS, which the server is started with only when ``token`` is chosen), every tool with
+the same files and credentials, each configuration into its own buckets. After each cold
+run the size of cloudcollect's state object is recorded.
 
 A separate measurement uploads one big file (2 GiB by default, generated once under
 ``--big-dir`` and reused) with cloudcollect and the peers, cold, and reports peak RSS;
@@ -48,7 +48,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks import tools, tree
 from benchmarks.report import (
@@ -64,6 +64,9 @@ from benchmarks.report import (
     targets,
 )
 from benchmarks.tools import BASELINE, FLOOR, REPO, Target
+
+if TYPE_CHECKING:
+    from tests.support.seaweed import SeaweedServer
 
 PROFILE_CHOICES = ("default", "small-files", "100k", "both", "all")
 SHORT = {"default": "dflt", "small-files": "small", "100k": "100k", "big": "big"}
@@ -147,6 +150,14 @@ def timed(argv: list[str], env: dict[str, str], log: Path) -> tuple[float, int, 
     return float(seconds), int(rss), int(code), float(cpu)
 
 
+def credentials(server: SeaweedServer, config: str) -> dict[str, str]:
+    """The server's static test keys, or for ``token`` a session its STS issues (one for
+    every tool, valid for 12 hours so that no run outlives it)."""
+    from tests.support.sts import MAX_SECONDS
+
+    return server.session_env(MAX_SECONDS) if config == "token" else server.env()
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, server: Any, client: Any) -> None:
         self.args = args
@@ -155,7 +166,7 @@ class Bench:
         self.workdir: Path = args.workdir
         scratch = self.workdir / "scratch"
         self.envs = {
-            config: tools.base_env(server.env(), scratch / config, config)
+            config: tools.base_env(credentials(server, config), scratch / config, config)
             for config in args.aws_configs
         }
         self.results: list[Result] = []
@@ -254,8 +265,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--aws-config",
         default="env,profile",
-        help=f"comma-separated, from {', '.join(tools.AWS_CONFIGS)}, or all (token needs a "
-        "store that accepts the session token: SeaweedFS refuses unknown ones)",
+        help=f"comma-separated, from {', '.join(tools.AWS_CONFIGS)}, or all (token: a "
+        "session token from the server's own STS)",
     )
     parser.add_argument("--scale", type=float, default=1.0, help="multiply file counts")
     parser.add_argument(
@@ -346,7 +357,8 @@ def main(argv: list[str]) -> int:
         args.baseline = package_only(args.baseline, args.workdir / "baseline-path")
     shutil.rmtree(args.workdir / "seaweedfs", ignore_errors=True)
     buckets = all_buckets(profiles, args.tools, args.aws_configs, args.big_mib > 0)
-    server = SeaweedServer(args.workdir / "seaweedfs", buckets=buckets, https=False)
+    sts = "token" in args.aws_configs
+    server = SeaweedServer(args.workdir / "seaweedfs", buckets=buckets, https=False, sts=sts)
     server.start()
     try:
         credentials = server.env()

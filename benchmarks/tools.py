@@ -78,14 +78,21 @@ def s5cmd_binary() -> str:
 #: ``profile``: an AWS config file with a profile whose ``s3`` section sets
 #: ``addressing_style = path`` and a shared-credentials file with its keys, selected by
 #: ``AWS_PROFILE`` (no keys in the environment);
-#: ``token``: keys and a session token in the environment (``AWS_SESSION_TOKEN``).
+#: ``token``: temporary keys and their session token in the environment
+#: (``AWS_SESSION_TOKEN``), issued by the bench's SeaweedFS itself (its STS, AssumeRole),
+#: so the store checks the token as AWS would; every tool gets the same three.
 AWS_CONFIGS = ("env", "profile", "token")
 PROFILE_NAME = "bench"
 
 
 def base_env(credentials: dict[str, str], scratch: Path, aws_config: str = "env") -> dict[str, str]:
     """The environment every tool gets: no AWS_/RCLONE_/CLOUDCOLLECT_ leftovers, and the
-    credentials as ``aws_config`` says (see :data:`AWS_CONFIGS`)."""
+    credentials as ``aws_config`` says (see :data:`AWS_CONFIGS`).
+
+    ``token`` needs ``credentials`` with an ``AWS_SESSION_TOKEN`` (the server's
+    ``session_env()``); without one it is a ValueError, never a made-up token."""
+    if aws_config == "token" and not credentials.get("AWS_SESSION_TOKEN"):
+        raise ValueError("the token configuration needs credentials with AWS_SESSION_TOKEN")
     scratch.mkdir(parents=True, exist_ok=True)
     empty = scratch / "empty-config"
     empty.touch()
@@ -105,15 +112,7 @@ def base_env(credentials: dict[str, str], scratch: Path, aws_config: str = "env"
     }
     if aws_config == "profile":
         return env | profile_files(credentials, scratch)
-    env |= credentials
-    if aws_config == "token":
-        env["AWS_SESSION_TOKEN"] = SESSION_TOKEN
-    return env
-
-
-#: A session token for the ``token`` configuration (SeaweedFS does not check it; the
-#: tools sign it like a real STS token).
-SESSION_TOKEN = "IQoJb3JpZ2luX2VjEBenchmarkSessionToken" + "x" * 300
+    return env | credentials
 
 
 def profile_files(credentials: dict[str, str], scratch: Path) -> dict[str, str]:

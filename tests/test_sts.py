@@ -17,14 +17,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 from click.testing import Result
 
 from cloudcollect.lease import LEASE_NAME
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket
 from tests.support.apps import APP_FILES, make_app, served_files
-from tests.support.seaweed import ACCESS_KEY, SECRET_KEY
+from tests.support.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedServer
 from tests.test_bad_settings import invoke
 from tests.test_secrets import assert_no_secret
 
@@ -79,6 +81,18 @@ def forged(token: str, how: str) -> str:
     if how == "resigned":
         signature = _b64(hmac.new(os.urandom(32), body.encode(), hashlib.sha256).digest())
     return f"{body}.{signature}"
+
+
+def signed(server: SeaweedServer, env: dict[str, str], token: str) -> Any:
+    """A plain S3 client with the key id and secret of ``env`` and ``token``."""
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=token,
+    )
 
 
 def run(app: Any, args: list[str], shown: list[str], env: dict[str, str] | None = None) -> Result:
@@ -142,3 +156,21 @@ def test_a_forged_session_token_is_exit_3_and_the_bucket_is_untouched(
     again = run(app, ["-q", "--delete"], shown)  # the real token still works
     assert again.exit_code == 0, again.output
     assert "static/new.css" in listing(sts_bucket)
+
+
+def test_the_benchmarks_token_configuration_is_a_session_the_server_issued(
+    sts_seaweed: SeaweedServer, tmp_path: Path
+) -> None:
+    """``benchmarks.run --aws-config token``: every tool's environment holds a key id,
+    secret and token from the server's STS, which the server accepts; without a session
+    token the configuration is refused, never filled with a made-up one."""
+    from benchmarks import run, tools
+
+    with pytest.raises(ValueError, match="AWS_SESSION_TOKEN"):
+        tools.base_env(sts_seaweed.env(), tmp_path / "static", "token")
+    env = tools.base_env(run.credentials(sts_seaweed, "token"), tmp_path / "token", "token")
+    assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    token = env["AWS_SESSION_TOKEN"]
+    signed(sts_seaweed, env, token).list_buckets()  # accepted: the token is the server's own
+    with pytest.raises(ClientError, match="InvalidAccessKeyId"):
+        signed(sts_seaweed, env, forged(token, "resigned")).list_buckets()
