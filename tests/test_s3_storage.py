@@ -249,6 +249,45 @@ def test_a_bare_403_whose_listing_is_allowed_stays_access_denied(
     assert "access denied (credentials rejected or no permission)" in str(raised.value)
 
 
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("kind", ["fast", "botocore"])
+@pytest.mark.parametrize(
+    ("code", "message", "reason"),
+    [
+        ("ExpiredToken", "The provided token has expired.", "the session token has expired"),
+        ("InvalidToken", "The provided token is malformed.", "the store refuses the session token"),
+    ],
+)
+def test_a_bare_400_from_a_session_token_says_what_is_wrong_with_it(
+    bucket: Bucket, fault_proxy: FaultProxy, kind: str, code: str, message: str, reason: str
+) -> None:
+    """AWS answers HeadBucket with a bodiless 400 for an expired or invalid session token;
+    the listing's error body names it."""
+    fault_proxy.add(Fault("HeadBucket", None, error(400, code), times=None))
+    fault_proxy.add(Fault("ListObjectsV2", None, error(400, code, message), times=None))
+    storage = via_proxy(bucket, fault_proxy, kind)
+    with pytest.raises(FatalStorageError) as raised:
+        storage.check()
+    storage.close()
+    assert raised.value.code == code
+    assert f"{reason} ({code})" in str(raised.value)
+    assert "AWS_SESSION_TOKEN" in str(raised.value) or "sso login" in str(raised.value)
+
+
+@pytest.mark.seaweedfs
+def test_a_bare_400_whose_listing_names_no_credential_stays_a_bad_request(
+    bucket: Bucket, fault_proxy: FaultProxy
+) -> None:
+    fault_proxy.add(Fault("HeadBucket", None, error(400, "AuthorizationHeaderMalformed")))
+    fault_proxy.add(Fault("ListObjectsV2", None, error(400, "AuthorizationHeaderMalformed")))
+    storage = via_proxy(bucket, fault_proxy)
+    with pytest.raises(FatalStorageError) as raised:
+        storage.check()
+    storage.close()
+    assert raised.value.code == "400"
+    assert "bad request (wrong region or endpoint?)" in str(raised.value)
+
+
 def test_no_credentials_is_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name, raising=False)

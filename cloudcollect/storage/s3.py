@@ -129,7 +129,7 @@ class S3Storage:
                 ) from None
             if failure.code in s3errors.CHECK_REASONS:
                 code, request_id = str(failure.code), failure.request_id
-                if code == "403":
+                if code in ("400", "403"):  # AWS answers HeadBucket 400 for an expired token
                     code, request_id = self._why_denied(failure)
                 reason = s3errors.DENIAL_REASONS.get(code) or s3errors.CHECK_REASONS[code]
                 message = f"bucket {self.bucket!r} at {self._where()}: {reason}"
@@ -137,10 +137,11 @@ class S3Storage:
             raise
 
     def _why_denied(self, failure: StorageError) -> tuple[str, str | None]:
-        """The S3 code behind HeadBucket's bare 403 (a HEAD answer has no body to name
-        it): the same question as a ListObjectsV2 of no keys, whose error body says
-        InvalidAccessKeyId, SignatureDoesNotMatch or AccessDenied. ``failure``'s code and
-        request id when that answer names nothing more."""
+        """The S3 code behind HeadBucket's bare 400 or 403 (a HEAD answer has no body to
+        name it): the same question as a ListObjectsV2 of no keys, whose error body says
+        InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied, ExpiredToken or
+        InvalidToken. ``failure``'s code and request id when that answer names nothing
+        more (a 400 for a wrong region stays one)."""
         try:
             self._send(Request("ListObjectsV2", query={"max-keys": "0"}))
         except StorageError as denied:

@@ -36,6 +36,10 @@ FATAL_CODES = frozenset(
         "CredentialsError",
     }
 )
+_EXPIRED = (
+    "the session token has expired (ExpiredToken): renew the temporary credentials (aws sso "
+    "login, a new AssumeRole or the CI's OIDC step) or use long-lived keys"
+)
 #: The one-line reason for each way a store refuses credentials or access.
 DENIAL_REASONS: Mapping[str, str] = {
     "InvalidAccessKeyId": (
@@ -50,6 +54,12 @@ DENIAL_REASONS: Mapping[str, str] = {
     "AccessDenied": (
         "the store knows the credentials but a policy refuses access (AccessDenied): "
         "allow s3:ListBucket on the bucket and s3:PutObject under the prefix"
+    ),
+    "ExpiredToken": _EXPIRED,
+    "ExpiredTokenException": _EXPIRED,
+    "InvalidToken": (
+        "the store refuses the session token (InvalidToken): check that AWS_SESSION_TOKEN "
+        "was issued with AWS_ACCESS_KEY_ID, and unset it for long-lived keys"
     ),
 }
 #: What HeadBucket's bare status means when it is not a denial named above.
