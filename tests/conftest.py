@@ -126,24 +126,27 @@ def admin_client(server: SeaweedServer, https: bool = False) -> Any:
 @pytest.fixture
 def bucket(seaweed: SeaweedServer, monkeypatch: pytest.MonkeyPatch) -> Bucket:
     """A new bucket per test, and the test server's credentials in the environment."""
-    for name, value in seaweed.env().items():
-        monkeypatch.setenv(name, value)
-    client = admin_client(seaweed)
-    name = f"test-{os.getpid()}-{next(_bucket_numbers)}"
-    client.create_bucket(Bucket=name)
-    return Bucket(name=name, server=seaweed, client=client)
+    return new_bucket(seaweed, seaweed.env(), monkeypatch, "test")
 
 
 @pytest.fixture
 def sts_bucket(sts_seaweed: SeaweedServer, monkeypatch: pytest.MonkeyPatch) -> Bucket:
     """A new bucket on the STS server, and in the environment the key id, secret and
     session token of a new session (never the static keys); ``client`` is the admin's."""
-    for name, value in sts_seaweed.session_env().items():
+    return new_bucket(sts_seaweed, sts_seaweed.session_env(), monkeypatch, "test-sts")
+
+
+def new_bucket(
+    server: SeaweedServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, stem: str
+) -> Bucket:
+    """A bucket named ``stem-<pid>-<n>``, created with the admin's client; ``env`` (the
+    credentials the code under test uses) set in the environment."""
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
-    client = admin_client(sts_seaweed)
-    name = f"test-sts-{os.getpid()}-{next(_bucket_numbers)}"
+    client = admin_client(server)
+    name = f"{stem}-{os.getpid()}-{next(_bucket_numbers)}"
     client.create_bucket(Bucket=name)
-    return Bucket(name=name, server=sts_seaweed, client=client)
+    return Bucket(name=name, server=server, client=client)
 
 
 def write_tree(root: Path, files: dict[str, bytes | str]) -> Path:
