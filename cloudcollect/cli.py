@@ -167,6 +167,7 @@ def _run(
     from .pipeline import publish
 
     interactive = sys.stderr.isatty() and not (quiet or as_json or verbose)
+    _collect_less_often()
     bar = ProgressBar(interactive, settings.workers)
     cancel = Cancel()
     # a check's own summary line if a second signal ends it
@@ -199,6 +200,25 @@ def _run(
     _print_report(report, as_json=as_json, quiet=quiet, verbose=verbose)
     _skip_final_collections()
     sys.exit(report.exit_code)
+
+
+#: The collector's first threshold (allocations between two young collections) for a
+#: command's run; Python's default is 700.
+GC_FIRST_THRESHOLD = 10_000
+
+
+def _collect_less_often() -> None:
+    """Raise the collector's first threshold to :data:`GC_FIRST_THRESHOLD` for the run.
+
+    A run allocates a few objects per file and keeps most of them until it ends, and
+    with the default threshold the collector walks them again and again: a quarter of
+    the CPU of a 100,000-file no-op. Objects in reference cycles are still collected,
+    only less often. The command owns its process, so it may; ``publish()`` leaves the
+    collector of the process it runs in as it is. A higher threshold is kept.
+    """
+    first, second, third = gc.get_threshold()
+    if first != 0:  # 0: automatic collection is off, and stays so
+        gc.set_threshold(max(first, GC_FIRST_THRESHOLD), second, third)
 
 
 def _skip_final_collections() -> None:
