@@ -84,12 +84,12 @@ def _hashing_threads(settings: Settings) -> int:
 
 
 def _parts_wanted(run: RunContext, listing: Future[RemoteView] | None) -> PartsWanted:
-    part_size_for = getattr(run.storage, "multipart_part_size", None)
-    if listing is None or run.dry_run or not callable(part_size_for):
+    multipart_part_size = getattr(run.storage, "multipart_part_size", None)
+    if listing is None or run.dry_run or not callable(multipart_part_size):
         return lambda file: None
 
     def wanted(file: LocalFile) -> int | None:
-        part_size: int | None = part_size_for(file.size)
+        part_size: int | None = multipart_part_size(file.size)
         if part_size is None or run.force:
             return part_size
         try:
