@@ -29,21 +29,19 @@ from .errors import DeletionRefused
 from .filters import Filters
 from .fingerprint.names import HASH_LENGTH, OWN_FOLDER, VARIANT_SUFFIXES
 from .plan import Action, Plan, Step
-from .remote import RemoteView
+from .remote import RemoteView, listing_roots
 from .report import FAILED, PLANNED, REFUSED, Outcome, Report
 
 
 def delete_scope(discovery: Discovery, settings: Settings) -> list[str]:
     """Where deletion may happen: the prefix; with no prefix, each static URL root
     (``static/``, ``admin/static/``...), never the whole bucket."""
-    if settings.prefix:
-        return [settings.prefix]
-    roots = [source.url_prefix for source in discovery.sources]
-    if "" in roots or not roots:
+    roots = listing_roots((source.url_prefix for source in discovery.sources), settings.prefix)
+    if roots == [""]:
         raise DeletionRefused(
             "a static folder is served at the URL root: set CLOUDCOLLECT_PREFIX to delete"
         )
-    return sorted(set(roots))
+    return roots
 
 
 class OutsideSync:

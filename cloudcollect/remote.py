@@ -1,6 +1,7 @@
 """What the storage holds, as far as a run knows it: listing, state object and HEADs.
 
-``read_remote`` lists the prefix and reads the state object (see ``cloudcollect.state``);
+``read_remote`` lists the run's roots (:func:`listing_roots`) and reads the state object
+(see ``cloudcollect.state``);
 ``resolve_unknown`` HEADs only the keys a listing cannot decide; ``state_entries`` says
 what the run left right (written by ``cloudcollect.plugins.stateobject``). Without list
 permission every key is HEADed and nothing is deleted.
@@ -8,6 +9,7 @@ permission every key is HEADed and nothing is deleted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from .config import Settings
@@ -20,6 +22,10 @@ from .report import UNCHANGED, UPLOADED, Report
 from .state import Recorded, merge, read_state, state_key
 from .storage.base import RemoteObject, Storage
 from .sync import run_parallel
+
+#: How the keys of cloudcollect's own objects under the prefix begin: the state object,
+#: the lease and the fingerprinting folder (``.cloudcollect/``).
+OWN_KEYS = ".cloudcollect"
 
 #: The headers digest of an object another client rewrote: matches no wanted headers.
 REWRITTEN = "rewritten-by-another-client"
@@ -47,8 +53,33 @@ class RemoteView:
     problems: tuple[str, ...] = ()  # why the state object was ignored, for the report
 
 
-def read_remote(settings: Settings, storage: Storage, trust_state: bool = True) -> RemoteView:
-    """List the prefix; read the lease and the state object when the listing shows them.
+def listing_roots(url_prefixes: Iterable[str], prefix: str) -> list[str]:
+    """Where a run's keys live, which it lists and may delete under: ``[prefix]`` when a
+    prefix is set. Without one, each static URL root (``static/``, ``admin/static/``; a
+    root inside another is left out), so that the other objects of a shared bucket are
+    neither listed nor deleted; ``[""]`` (the whole bucket) when a static folder is served
+    at the URL root or there is no static source."""
+    if prefix:
+        return [prefix]
+    roots = sorted(set(url_prefixes))
+    if not roots or "" in roots:
+        return [""]
+    kept: list[str] = []
+    for root in roots:  # sorted: a root comes after every root it lies inside
+        if not any(root.startswith(outer) for outer in kept):
+            kept.append(root)
+    return kept
+
+
+def read_remote(
+    settings: Settings,
+    storage: Storage,
+    trust_state: bool = True,
+    roots: list[str] | None = None,
+) -> RemoteView:
+    """List ``roots`` (default: the prefix), on parallel threads when there are several,
+    and the keys of cloudcollect's own objects (:data:`OWN_KEYS`) when no root holds
+    them; read the lease and the state object when the listing shows them.
 
     The state object is ignored when it is corrupt or when the lease names another run
     (an overlapping release, see ``cloudcollect.lease``); ``problems`` says why. With
@@ -56,8 +87,11 @@ def read_remote(settings: Settings, storage: Storage, trust_state: bool = True) 
     (``--check --verify-headers``: drift made by another client keeps the ETag).
     """
     key, lease_at = state_key(settings.prefix), lease_key(settings.prefix)
+    where = [settings.prefix] if roots is None else roots
+    if not any(key.startswith(root) for root in where):
+        where = [*where, settings.prefix + OWN_KEYS]
     try:
-        objects = {obj.key: obj for obj in storage.list(settings.prefix)}
+        objects = _list_all(storage, where, settings.workers)
     except FatalStorageError as error:
         if error.code not in LIST_DENIED:
             raise
@@ -78,6 +112,19 @@ def read_remote(settings: Settings, storage: Storage, trust_state: bool = True) 
     merged, digests = merge(objects, recorded)
     headers = digests if storage.stores_headers else None
     return RemoteView(merged, headers, recorded, True, lease, tuple(problems))
+
+
+def _list_all(storage: Storage, prefixes: list[str], workers: int) -> dict[str, RemoteObject]:
+    """Every object under any of ``prefixes``; several are listed on parallel threads."""
+    if len(prefixes) == 1:
+        return {obj.key: obj for obj in storage.list(prefixes[0])}
+    objects: dict[str, RemoteObject] = {}
+
+    def keep(listed: list[RemoteObject]) -> None:
+        objects.update((obj.key, obj) for obj in listed)
+
+    run_parallel(prefixes, lambda prefix: list(storage.list(prefix)), keep, workers=workers)
+    return objects
 
 
 def state_entries(

@@ -16,9 +16,10 @@ from .discovery import Discovery, discover
 from .errors import StorageError
 from .lease import lease_key
 from .plan import LocalAsset, Plan, Step, make_plan
-from .remote import RemoteView, read_remote, resolve_unknown
+from .remote import RemoteView, listing_roots, read_remote, resolve_unknown
 from .report import FAILED, UNCHANGED, UPLOADED, Outcome, Report
 from .run import UPLOADS, Found, Progress, RunContext, UploadOrder
+from .sources import static_sources
 from .state import state_key
 from .sync import delete_keys, run_parallel, upload_step
 
@@ -52,10 +53,14 @@ def discover_stage(run: RunContext) -> Found:
 
 
 def list_stage(run: RunContext) -> RemoteView:
-    """The preflight (bucket, credentials), then the listing and the state object (not
-    trusted with ``verify_headers``: every key's headers are then read with HEAD)."""
+    """The preflight (bucket, credentials), then the listing of the run's roots (the
+    prefix; without one, the static URL roots: ``remote.listing_roots``) and the state
+    object (not trusted with ``verify_headers``: every key's headers are then read with
+    HEAD)."""
     run.storage.check()
-    return read_remote(run.settings, run.storage, not run.verify_headers)
+    url_prefixes = (source.url_prefix for source in static_sources(run.app))
+    roots = listing_roots(url_prefixes, run.settings.prefix)
+    return read_remote(run.settings, run.storage, not run.verify_headers, roots)
 
 
 def listed(run: RunContext, listing: Future[RemoteView]) -> RemoteView:

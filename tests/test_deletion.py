@@ -161,14 +161,17 @@ def test_the_bucket_root_is_chosen_by_leaving_the_prefix_unset(
 # ---------------------------------------------------------------- 3: mode mismatch
 
 
+@pytest.mark.parametrize("prefix", [P, None], ids=["prefix", "bucket-root"])
 def test_a_plain_delete_on_a_fingerprinted_prefix_is_refused(
-    tmp_path: Path, bucket: Bucket
+    tmp_path: Path, bucket: Bucket, prefix: str | None
 ) -> None:
-    fingerprinted = app_for(tmp_path, bucket, FINGERPRINT=True)
+    """Without a prefix the manifest is at the bucket root, outside every static URL root:
+    the run's listing of its own keys (``.cloudcollect*``) still finds it."""
+    fingerprinted = app_for(tmp_path, bucket, FINGERPRINT=True, PREFIX=prefix)
     assert publish(fingerprinted).exit_code == 0
     before = snapshot(bucket)
-    assert P + ".cloudcollect/manifest.json" in before
-    plain = app_for(tmp_path, bucket, DELETE=True)
+    assert (prefix or "") + ".cloudcollect/manifest.json" in before
+    plain = app_for(tmp_path, bucket, DELETE=True, PREFIX=prefix)
     for dry_run in (True, False):
         report = publish(plain, dry_run=dry_run)
         assert report.exit_code == 4, report.to_dict()

@@ -101,7 +101,9 @@ def test_noop_run_makes_no_head_and_no_write(tmp_path: Path) -> None:
     storage.requests.clear()
     report = publish(app, storage=storage)
     assert report.counts()["unchanged"] == 7
-    assert sorted(op for op, _ in storage.requests) == ["get", "get", "list"]  # README
+    # README: the state object and the lease; without a prefix, one listing for each of
+    # the three static URL roots and one for cloudcollect's own keys
+    assert sorted(op for op, _ in storage.requests) == ["get", "get"] + ["list"] * 4
 
 
 def test_missing_or_corrupt_state_falls_back_to_head(tmp_path: Path) -> None:
