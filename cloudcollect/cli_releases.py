@@ -28,6 +28,14 @@ def _fingerprinted(ctx: click.Context) -> tuple[Flask, Settings]:
     return app, settings
 
 
+def _roots(app: Flask, settings: Settings) -> list[str]:
+    """Where the app's keys live (``remote.listing_roots``): what a rollback lists."""
+    from .remote import listing_roots
+    from .sources import static_sources
+
+    return listing_roots((s.url_prefix for s in static_sources(app)), settings.prefix)
+
+
 @click.command("releases")
 @click.option("--json", "as_json", is_flag=True, help="Print the releases as JSON on stdout.")
 @click.pass_context
@@ -93,7 +101,8 @@ def rollback_command(ctx: click.Context, release: str | None, dry_run: bool) -> 
     try:
         storage = open_storage(settings)
         try:
-            done = rollback(storage, settings.prefix, release, local, dry_run=dry_run)
+            roots = _roots(app, settings)
+            done = rollback(storage, settings.prefix, release, local, dry_run=dry_run, roots=roots)
         finally:
             storage.close()
     except CloudCollectError as error:

@@ -32,7 +32,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -52,6 +52,7 @@ from .fingerprint.names import OWN_FOLDER, current_manifest_key, history_key, re
 from .globs import compile_globs
 from .lease import LIST_DENIED
 from .plan import Action, LocalAsset, Plan, Step
+from .remote import list_under
 from .report import FAILED, UPLOADED, Outcome, Report
 from .storage.base import RemoteObject, Storage, put_bytes, storage_time
 
@@ -66,12 +67,14 @@ class Release:
         report: Report,
         now: datetime,
         hashed: Callable[[str], bool] = lambda path: False,
+        roots: Sequence[str] = (),
     ):
         self.settings = settings
         self.storage = storage
         self.report = report
         self.now = now
         self.hashed = hashed  # names a bundler hashed already: kept as they are
+        self.roots = list(roots) or [settings.prefix]  # listed to verify (remote.listing_roots)
         self.plain = compile_globs(settings.fingerprint_exclude)  # kept plain on purpose
         self.prefix = settings.prefix
         self.workdir = Path(tempfile.mkdtemp(prefix="cloudcollect-rewritten-"))
@@ -199,7 +202,7 @@ class Release:
     def _verify(self) -> None:
         wanted = sorted({self.prefix + hashed for hashed in self.files.values()})
         try:
-            stored = {obj.key for obj in self.storage.list(self.prefix)}
+            stored = list_under(self.storage, self.roots, self.settings.workers)
             missing = [key for key in wanted if key not in stored]
         except FatalStorageError as error:
             if error.code not in LIST_DENIED:

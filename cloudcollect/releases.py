@@ -9,8 +9,9 @@ A rollback, in this order:
 
 1. reads the release lease, lists the prefix and reads the current manifest;
 2. picks the release (named, or the previous one) and reads its history manifest;
-3. checks that every key it names is stored (plain and hashed; a HEAD per key when
-   listing is denied); one missing is RollbackRefused (exit 3) and nothing is written;
+3. checks that every key it names is stored (plain and hashed), listing ``roots`` (the
+   prefix, or without one each static URL root; a HEAD per key when listing is denied);
+   one missing is RollbackRefused (exit 3) and nothing is written;
 4. takes the release lease like a publish (LeaseLost, exit 3, when a publish started
    writing since step 1), then writes that manifest's bytes as the current manifest,
    the only object it writes besides the lease; then the local manifest file.
@@ -23,7 +24,7 @@ new release from the local files as usual.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from .fingerprint.manifest import MANIFEST_HEADERS, Manifest, decode_manifest
 from .fingerprint.names import HISTORY_FOLDER, current_manifest_key, history_key, release_of
 from .lease import LIST_DENIED, Lease, lease_key, lease_run
 from .release import write_atomically
+from .remote import list_under
 from .state import STATE_HEADERS, encode, read_state, state_key
 from .storage.base import Storage, put_bytes
 
@@ -87,6 +89,7 @@ def rollback(
     local_manifest: Path | None,
     *,
     dry_run: bool = False,
+    roots: Sequence[str] = (),
 ) -> Rollback:
     """Make ``release`` (None: the previous one) current again; see the module docstring.
     Raises RollbackRefused, LeaseLost or a StorageError; writes nothing on any of them
@@ -104,7 +107,7 @@ def rollback(
     if data is None:
         raise RollbackRefused(f"release manifest {key} vanished: nothing changed")
     target = decode_manifest(data, key)
-    _require_stored(storage, prefix, target)
+    _require_stored(storage, prefix, target, list(roots) or [prefix])
     previous = current.release if current is not None else None
     if dry_run or target_id == previous:
         return Rollback(target, previous, False)
@@ -133,11 +136,14 @@ def _pick(release: str | None, current: Manifest | None, kept: list[str]) -> str
     return older[-1]
 
 
-def _require_stored(storage: Storage, prefix: str, manifest: Manifest) -> None:
-    """RollbackRefused when a key the manifest names (plain or hashed) is not stored."""
+def _require_stored(
+    storage: Storage, prefix: str, manifest: Manifest, roots: Sequence[str]
+) -> None:
+    """RollbackRefused when a key the manifest names (plain or hashed) is not stored;
+    ``roots`` are listed to know (``remote.listing_roots``)."""
     wanted = sorted({prefix + p for pair in manifest.files.items() for p in pair})
     try:
-        stored = {obj.key for obj in storage.list(prefix)}
+        stored = list_under(storage, roots, workers=len(roots))
         missing = [key for key in wanted if key not in stored]
     except FatalStorageError as error:
         if error.code not in LIST_DENIED:

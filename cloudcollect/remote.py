@@ -9,7 +9,7 @@ permission every key is HEADed and nothing is deleted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from .config import Settings
@@ -91,7 +91,7 @@ def read_remote(
     if not any(key.startswith(root) for root in where):
         where = [*where, settings.prefix + OWN_KEYS]
     try:
-        objects = _list_all(storage, where, settings.workers)
+        objects = list_under(storage, where, settings.workers)
     except FatalStorageError as error:
         if error.code not in LIST_DENIED:
             raise
@@ -114,8 +114,9 @@ def read_remote(
     return RemoteView(merged, headers, recorded, True, lease, tuple(problems))
 
 
-def _list_all(storage: Storage, prefixes: list[str], workers: int) -> dict[str, RemoteObject]:
-    """Every object under any of ``prefixes``; several are listed on parallel threads."""
+def list_under(storage: Storage, prefixes: Sequence[str], workers: int) -> dict[str, RemoteObject]:
+    """Every object under any of ``prefixes``, by key; several are listed on parallel
+    threads (``workers`` at most)."""
     if len(prefixes) == 1:
         return {obj.key: obj for obj in storage.list(prefixes[0])}
     objects: dict[str, RemoteObject] = {}

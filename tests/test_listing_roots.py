@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from cloudcollect import MemoryStorage, publish
+from cloudcollect.cli import cloudcollect_command
 from cloudcollect.config import settings_from_config
 from cloudcollect.deletion import delete_scope
 from cloudcollect.discovery import discover
@@ -106,3 +107,29 @@ def test_the_listing_of_a_shared_bucket_holds_no_foreign_key(
     assert set(remote.objects) == published and len(published) == 7
     assert len(remote.recorded) == 7  # the state object at the bucket root was read
     assert storage.operations["ListObjectsV2"] == len(LISTED)
+
+
+def test_a_fingerprinted_release_and_its_rollback_never_list_the_whole_bucket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hashed keys a release verifies, and the keys a rollback checks, are found by
+    listing the static URL roots, not the bucket (README, *Fingerprinting*)."""
+    manifest = str(tmp_path / "instance" / "manifest.json")
+    config = {"CLOUDCOLLECT_FINGERPRINT": True, "CLOUDCOLLECT_MANIFEST_PATH": manifest}
+    app = make_app(tmp_path, {"CLOUDCOLLECT_BUCKET": "shared", **config})
+    storage = MemoryStorage()
+    _shared_bucket(storage)
+    for n in (1, 2):  # two releases: the second has another script
+        (tmp_path / "static" / "js" / "site.js").write_text(f"console.log({n});\n")
+        assert publish(app, storage=storage).exit_code == 0
+    assert ("list", "") not in storage.requests
+    assert any(op == "list" and key == "static/" for op, key in storage.requests)
+
+    storage.requests.clear()
+    monkeypatch.setattr("cloudcollect.storage.open_storage", lambda settings: storage)
+    result = app.test_cli_runner().invoke(cloudcollect_command, ["rollback"])
+
+    assert result.exit_code == 0, result.output
+    assert "rolled back" in result.output
+    assert ("list", "") not in storage.requests
+    assert all(key in storage.objects for key in FOREIGN)

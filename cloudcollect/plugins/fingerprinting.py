@@ -18,7 +18,7 @@ from pathlib import Path
 from ..fingerprint.manifest import check_manifest_path, local_manifest_path
 from ..plan import LocalAsset, Plan
 from ..release import Release
-from ..remote import RemoteView
+from ..remote import RemoteView, listing_roots
 from ..run import Found, Plugin, RunContext
 
 
@@ -31,7 +31,9 @@ class Fingerprinting(Plugin):
 
     def derive(self, run: RunContext, found: Found, assets: list[LocalAsset]) -> list[LocalAsset]:
         settings = run.settings.replace(manifest_path=str(self._local(run)))
-        self.release = Release(settings, run.storage, run.report, run.now(), found.hashed)
+        url_prefixes = (source.url_prefix for source in found.discovery.sources)
+        roots = listing_roots(url_prefixes, settings.prefix)
+        self.release = Release(settings, run.storage, run.report, run.now(), found.hashed, roots)
         return self.release.derive(assets)
 
     def remote(self, run: RunContext, remote: RemoteView) -> RemoteView:
