@@ -33,7 +33,7 @@ def _roots(app: Flask, settings: Settings) -> list[str]:
     from .remote import listing_roots
     from .sources import static_sources
 
-    return listing_roots((s.url_prefix for s in static_sources(app)), settings.prefix)
+    return listing_roots(static_sources(app), settings.prefix)
 
 
 @click.command("releases")

@@ -36,7 +36,7 @@ from .report import FAILED, PLANNED, REFUSED, Outcome, Report
 def delete_scope(discovery: Discovery, settings: Settings) -> list[str]:
     """Where deletion may happen: the prefix; with no prefix, each static URL root
     (``static/``, ``admin/static/``...), never the whole bucket."""
-    roots = listing_roots((source.url_prefix for source in discovery.sources), settings.prefix)
+    roots = listing_roots(discovery.sources, settings.prefix)
     if roots == [""]:
         raise DeletionRefused(
             "a static folder is served at the URL root: set CLOUDCOLLECT_PREFIX to delete"

@@ -19,6 +19,7 @@ from .headers import headers_digest
 from .lease import LIST_DENIED, Lease, lease_key, lease_run
 from .plan import LocalAsset, needs_head
 from .report import UNCHANGED, UPLOADED, Report
+from .sources import StaticSource
 from .state import Recorded, merge, read_state, state_key
 from .storage.base import RemoteObject, Storage
 from .sync import run_parallel
@@ -53,15 +54,15 @@ class RemoteView:
     problems: tuple[str, ...] = ()  # why the state object was ignored, for the report
 
 
-def listing_roots(url_prefixes: Iterable[str], prefix: str) -> list[str]:
-    """Where a run's keys live, which it lists and may delete under: ``[prefix]`` when a
-    prefix is set. Without one, each static URL root (``static/``, ``admin/static/``; a
-    root inside another is left out), so that the other objects of a shared bucket are
-    neither listed nor deleted; ``[""]`` (the whole bucket) when a static folder is served
-    at the URL root or there is no static source."""
+def listing_roots(sources: Iterable[StaticSource], prefix: str) -> list[str]:
+    """Where the keys of an app's static ``sources`` live, which a run lists and may delete
+    under: ``[prefix]`` when a prefix is set. Without one, each static URL root
+    (``static/``, ``admin/static/``; a root inside another is left out), so that the other
+    objects of a shared bucket are neither listed nor deleted; ``[""]`` (the whole bucket)
+    when a static folder is served at the URL root or there is no static source."""
     if prefix:
         return [prefix]
-    roots = sorted(set(url_prefixes))
+    roots = sorted({source.url_prefix for source in sources})
     if not roots or "" in roots:
         return [""]
     kept: list[str] = []

@@ -58,8 +58,7 @@ def list_stage(run: RunContext) -> RemoteView:
     object (not trusted with ``verify_headers``: every key's headers are then read with
     HEAD)."""
     run.storage.check()
-    url_prefixes = (source.url_prefix for source in static_sources(run.app))
-    roots = listing_roots(url_prefixes, run.settings.prefix)
+    roots = listing_roots(static_sources(run.app), run.settings.prefix)
     return read_remote(run.settings, run.storage, not run.verify_headers, roots)
 
 

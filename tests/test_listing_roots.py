@@ -19,7 +19,7 @@ from cloudcollect.fingerprint.names import OWN_FOLDER
 from cloudcollect.hashing import md5_of_stream
 from cloudcollect.lease import LEASE_NAME
 from cloudcollect.remote import OWN_KEYS, listing_roots, read_remote
-from cloudcollect.sources import static_sources
+from cloudcollect.sources import StaticSource, static_sources
 from cloudcollect.state import STATE_NAME
 from cloudcollect.storage.memory import StoredObject
 from cloudcollect.storage.s3 import S3Storage
@@ -32,21 +32,25 @@ FOREIGN = ("uploads/photo.jpg", "backup/db.sql", "static2/x.css", "staticx", "ad
 LISTED = ["admin/static/", "parent/child/static/", "static/", OWN_KEYS]
 
 
+def sources(*url_prefixes: str) -> list[StaticSource]:
+    return [StaticSource("app", p, "/srv/static", f"/{p}<path:filename>") for p in url_prefixes]
+
+
 def test_with_a_prefix_the_prefix_is_the_only_root() -> None:
-    assert listing_roots(["static/", "admin/static/"], "site/") == ["site/"]
+    assert listing_roots(sources("static/", "admin/static/"), "site/") == ["site/"]
 
 
 def test_without_a_prefix_each_static_url_root_counts_once() -> None:
     roots = ["static/", "admin/static/", "static/", "static/admin/", "static2/"]
     # static/admin/ lies inside static/; static2/ does not (no bare-prefix match)
-    assert listing_roots(roots, "") == ["admin/static/", "static/", "static2/"]
+    assert listing_roots(sources(*roots), "") == ["admin/static/", "static/", "static2/"]
 
 
 @pytest.mark.parametrize("roots", [["static/", ""], []], ids=["url-root", "no-source"])
 def test_a_static_folder_at_the_url_root_makes_the_whole_bucket_the_root(
     roots: list[str],
 ) -> None:
-    assert listing_roots(roots, "") == [""]
+    assert listing_roots(sources(*roots), "") == [""]
 
 
 def test_the_own_keys_listing_covers_every_object_of_cloudcollect() -> None:
@@ -98,7 +102,7 @@ def test_the_listing_of_a_shared_bucket_holds_no_foreign_key(
     settings = s3_settings(bucket, transport=kind)
     publish(app, settings)  # writes the state object and takes the lease at the root
     storage = S3Storage.from_settings(settings)
-    roots = listing_roots((s.url_prefix for s in static_sources(app)), settings.prefix)
+    roots = listing_roots(static_sources(app), settings.prefix)
 
     remote = read_remote(settings, storage, True, roots)
     storage.close()

@@ -31,8 +31,7 @@ class Fingerprinting(Plugin):
 
     def derive(self, run: RunContext, found: Found, assets: list[LocalAsset]) -> list[LocalAsset]:
         settings = run.settings.replace(manifest_path=str(self._local(run)))
-        url_prefixes = (source.url_prefix for source in found.discovery.sources)
-        roots = listing_roots(url_prefixes, settings.prefix)
+        roots = listing_roots(found.discovery.sources, settings.prefix)
         self.release = Release(settings, run.storage, run.report, run.now(), found.hashed, roots)
         return self.release.derive(assets)
 
