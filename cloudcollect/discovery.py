@@ -92,10 +92,13 @@ class Discovery:
     filtered_sources: frozenset[str] = frozenset()
 
 
-def discover(app: Flask, settings: Settings) -> Discovery:
-    """Walk every static source of ``app`` and return the files to publish, with reasons."""
+def discover(
+    app: Flask, settings: Settings, sources: list[StaticSource] | None = None
+) -> Discovery:
+    """Walk every static source of ``app`` (``sources``: its ``static_sources``, when the
+    caller has them already) and return the files to publish, with reasons."""
     walker = _Walker(Filters(settings.include, settings.exclude), settings.prefix)
-    sources = static_sources(app)
+    sources = static_sources(app) if sources is None else sources
     unresolved = [source for source in sources if source.folder is None]
     for source in sources:
         if source.folder is not None:

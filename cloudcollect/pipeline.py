@@ -26,6 +26,7 @@ from .hashstage import hash_stage
 from .plan import Plan
 from .report import Report
 from .run import Progress, RunContext
+from .sources import static_sources
 from .stages import (
     delete_stage,
     deletion_guard,
@@ -107,9 +108,10 @@ def run_stages(run: RunContext) -> None:
     """The stages in order, with the plug-ins' hooks between them (``cloudcollect.run``).
     Raises what ``publish`` records as the Report's fatal error; closes nothing."""
     run.start()  # settings checks, before any request
+    sources = static_sources(run.app)  # what is listed and what is walked
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudcollect-list") as lister:
-        listing = lister.submit(list_stage, run)  # runs while discovering and hashing
-        found = discover_stage(run)
+        listing = lister.submit(list_stage, run, sources)  # runs while discovering and hashing
+        found = discover_stage(run, sources)
         hashed = hash_stage(run, found, listing)
         remote = listed(run, listing)
     assets = run.derive(found, hashed)

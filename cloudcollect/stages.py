@@ -19,7 +19,7 @@ from .plan import LocalAsset, Plan, Step, make_plan
 from .remote import RemoteView, listing_roots, read_remote, resolve_unknown
 from .report import FAILED, UNCHANGED, UPLOADED, Outcome, Report
 from .run import UPLOADS, Found, Progress, RunContext, UploadOrder
-from .sources import static_sources
+from .sources import StaticSource
 from .state import state_key
 from .sync import delete_keys, run_parallel, upload_step
 
@@ -34,11 +34,11 @@ _LOCAL_FAILURES = frozenset(
 )
 
 
-def discover_stage(run: RunContext) -> Found:
-    """The app's static files, without cloudcollect's own keys (a file with the state
-    object's or the lease's key is never published: a warning); what discovery skipped
-    is recorded in the report."""
-    discovery = discover(run.app, run.settings)
+def discover_stage(run: RunContext, sources: list[StaticSource]) -> Found:
+    """The files of the app's static ``sources``, without cloudcollect's own keys (a file
+    with the state object's or the lease's key is never published: a warning); what
+    discovery skipped is recorded in the report."""
+    discovery = discover(run.app, run.settings, sources)
     prefix = run.settings.prefix
     own = {state_key(prefix), lease_key(prefix)}
     for file in discovery.files:
@@ -52,13 +52,13 @@ def discover_stage(run: RunContext) -> Found:
     return Found(discovery, hashed_paths(discovery, run.settings, run.report.warn))
 
 
-def list_stage(run: RunContext) -> RemoteView:
+def list_stage(run: RunContext, sources: list[StaticSource]) -> RemoteView:
     """The preflight (bucket, credentials), then the listing of the run's roots (the
-    prefix; without one, the static URL roots: ``remote.listing_roots``) and the state
-    object (not trusted with ``verify_headers``: every key's headers are then read with
-    HEAD)."""
+    prefix; without one, the URL roots of the static ``sources``: ``remote.listing_roots``)
+    and the state object (not trusted with ``verify_headers``: every key's headers are
+    then read with HEAD)."""
     run.storage.check()
-    roots = listing_roots(static_sources(run.app), run.settings.prefix)
+    roots = listing_roots(sources, run.settings.prefix)
     return read_remote(run.settings, run.storage, not run.verify_headers, roots)
 
 
