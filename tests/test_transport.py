@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from cloudcollect.config import Settings
+from cloudcollect.storage import transport as transport_module
 from cloudcollect.storage.opentransport import open_transport
 from cloudcollect.storage.s3wire import child_text
 from cloudcollect.storage.transport import FileSlice, Request, Transport, TransportError
 from tests.conftest import Bucket, s3_settings
-from tests.support.faultproxy import Fault, FaultProxy, error, error_200_body, reset_mid_body
+from tests.support.faultproxy import (
+    Fault,
+    FaultProxy,
+    error,
+    error_200_body,
+    long_answer,
+    reset_mid_body,
+)
 
 TRANSPORTS = ["fast", "botocore"]
 KEYS = ["static/a b+c%.css", "static/café ~!*()'.js", "static/漢字 &=?#;.css", "static/x/y.css"]
@@ -372,3 +381,74 @@ def test_a_file_that_shrank_fails_as_source_changed(
                 transport.send(request)
         assert (changed.value.code, changed.value.retries) == ("SourceChanged", 0)
     assert bucket.keys() == set()
+
+
+# -- answers longer than any S3 store sends ---------------------------------------------------
+
+
+@pytest.fixture
+def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Body limits of 2 MiB (an object's content) and 1 MiB (anything else)."""
+    monkeypatch.setattr(transport_module, "MAX_OBJECT_BODY", 2 * MIB)
+    monkeypatch.setattr(transport_module, "MAX_BODY", 1 * MIB)
+
+
+def sent_by(sent: list[int]) -> int:
+    """The bytes the proxy wrote before the client closed (waits for it to notice)."""
+    for _ in range(1000):
+        if sent:
+            return sent[0]
+        threading.Event().wait(0.01)
+    raise AssertionError("the proxy is still writing: the client read on")
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_an_object_longer_than_its_limit_is_not_read(
+    fault_proxy: FaultProxy, proxied: Transport, small_limits: None, declared: bool
+) -> None:
+    """Both transports stop at the limit, do not retry, and the next request works (the
+    connection that held the rest of the answer is not reused)."""
+    sent: list[int] = []
+    endless = long_answer(64 * MIB, declared=declared, sent=sent)
+    fault_proxy.add(Fault("GetObject", "state", endless))
+    with pytest.raises(TransportError) as refused:
+        proxied.send(Request("GetObject", "state"))
+    assert (refused.value.code, refused.value.retries) == ("ResponseTooLarge", 0)
+    assert "longer than 2 MiB" in refused.value.message
+    assert sent_by(sent) < 64 * MIB
+    put(proxied, "k", b"kept")
+    assert proxied.send(Request("GetObject", "k")).body == b"kept"
+    assert len(fault_proxy.requests("GetObject")) == 2
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_listing_page_longer_than_its_limit_is_not_read(
+    bucket: Bucket, fault_proxy: FaultProxy, small_limits: None, declared: bool
+) -> None:
+    """The fast transport bounds every answer; botocore reads non-object answers itself."""
+    transport = opened(s3_settings(bucket, endpoint_url=fault_proxy.url), "fast")
+    sent: list[int] = []
+    fault_proxy.add(
+        Fault("ListObjectsV2", None, long_answer(64 * MIB, declared=declared, sent=sent))
+    )
+    with pytest.raises(TransportError) as refused:
+        transport.send(Request("ListObjectsV2"))
+    assert (refused.value.code, refused.value.retries) == ("ResponseTooLarge", 0)
+    assert "longer than 1 MiB" in refused.value.message
+    assert sent_by(sent) < 64 * MIB
+    assert transport.send(Request("ListObjectsV2")).status == 200
+    transport.close()
+
+
+def test_a_stored_object_above_the_limit_heads_but_is_not_got(
+    bucket: Bucket, transport: Transport, small_limits: None
+) -> None:
+    """HEAD declares the object's length without a body: only GetObject is refused."""
+    data = b"s" * (3 * MIB)
+    put(transport, "big", data)
+    assert transport.send(Request("HeadObject", "big")).headers["content-length"] == str(len(data))
+    with pytest.raises(TransportError) as refused:
+        transport.send(Request("GetObject", "big"))
+    assert refused.value.code == "ResponseTooLarge"
+    put(transport, "small", b"x" * (2 * MIB))
+    assert len(transport.send(Request("GetObject", "small")).body) == 2 * MIB

@@ -27,7 +27,7 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
@@ -45,6 +45,8 @@ from .transport import (
     Response,
     SourceChanged,
     TransportError,
+    body_limit,
+    too_large,
 )
 
 if TYPE_CHECKING:
@@ -131,7 +133,8 @@ class BotocoreTransport:
             raise credentials_error(error) from None
         answer: Response = self._raw.answer
         if "Body" in parsed and hasattr(parsed["Body"], "read"):
-            return Response(answer.status, answer.headers, parsed["Body"].read())
+            content = _read_object(parsed, request, self.client.meta.endpoint_url)
+            return Response(answer.status, answer.headers, content)
         return answer
 
     def _keep_raw(
@@ -157,6 +160,19 @@ class BotocoreTransport:
             raise _Unredirectable(Response(status, headers, raw))
         if operation_model.name in _LISTINGS and status == 200 and isinstance(body, bytes):
             response_dict["body"] = _EMPTY_LISTING
+
+
+def _read_object(parsed: Mapping[str, Any], request: Request, where: str) -> bytes:
+    """An object's content, up to ``body_limit`` bytes (declared or sent; a longer one is
+    not read, and its connection is closed). botocore reads every other answer whole
+    itself: only the fast transport bounds those."""
+    limit, body = body_limit(request.operation), parsed["Body"]
+    if int(parsed.get("ContentLength") or 0) <= limit:
+        data: bytes = body.read(limit + 1)
+        if len(data) <= limit:
+            return data
+    body.close()
+    raise too_large(request.operation, where)
 
 
 class _Unredirectable(Exception):

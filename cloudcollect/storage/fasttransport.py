@@ -20,6 +20,8 @@ Behaviour kept equal to botocore's client (``botocoretransport``):
   store; a bundle that does not exist fails the request as ``SSLError``, not retried;
 - a request goes through the proxy botocore would use (``awsenv.proxy_for``);
 - retries: the shared :class:`~.retry.RetryPolicy`;
+- an answer is read up to ``transport.body_limit`` (256 MiB for an object's content,
+  16 MiB for anything else); a longer one fails as ``ResponseTooLarge``, not retried;
 - connections: a pool of ``pool_size`` keep-alive connections, 10 s to connect, 60 s per
   read; a connection the server closed while idle is noticed before reuse (urllib3 checks
   it), so it costs no retry.
@@ -41,7 +43,7 @@ from . import s3wire
 from .awsenv import Endpoint
 from .retry import Retryable, RetryPolicy
 from .sigv4 import Signer
-from .transport import FileSlice, Request, Response, TransportError
+from .transport import FileSlice, Request, Response, TransportError, body_limit, too_large
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -105,8 +107,9 @@ class FastTransport:
                 retries=False,
                 redirect=False,
                 assert_same_host=False,
-                preload_content=True,
+                preload_content=False,
             )
+            data = _read_body(answer, request, self._where())
         except urllib3.exceptions.SSLError as error:
             raise TransportError("SSLError", f"{self._where()}: {error}") from None
         except urllib3.exceptions.NewConnectionError as error:  # a ConnectTimeoutError too
@@ -118,7 +121,7 @@ class FastTransport:
             message = f"{self._where()}: {type(error).__name__}: {error}"
             raise Retryable("ConnectionError", message) from None
         names = {name.lower(): value for name, value in answer.headers.items()}
-        return Response(answer.status, names, answer.data or b"")
+        return Response(answer.status, names, data)
 
     def _opener(self, url: str) -> tuple[Any, str]:
         """Who sends ``url`` and what to give it: through a proxy, the proxy manager and
@@ -178,6 +181,22 @@ def credentials_error(error: Exception) -> TransportError:
         return TransportError("NoCredentialsError", "no AWS credentials found")
     name = type(error).__name__
     return TransportError("CredentialsError", f"credentials could not be loaded ({name})")
+
+
+def _read_body(answer: Any, request: Request, where: str) -> bytes:
+    """The whole body of ``answer`` (decoded), its connection back in the pool; at most
+    ``body_limit`` bytes: a longer one (declared or sent) is not read, and its connection
+    is closed."""
+    limit = body_limit(request.operation)
+    declared = answer.headers.get("content-length", "") if request.method != "HEAD" else ""
+    if not (declared.isdigit() and int(declared) > limit):
+        data: bytes = answer.read(limit + 1)
+        if len(data) <= limit:
+            answer.release_conn()
+            return data
+    answer.close()
+    answer.release_conn()
+    raise too_large(request.operation, where)
 
 
 def _body(request: Request, headers: dict[str, str]) -> bytes | Any | None:

@@ -34,6 +34,7 @@ FATAL_CODES = frozenset(
         "SSLError",
         "NoCredentialsError",
         "CredentialsError",
+        "ResponseTooLarge",
     }
 )
 _EXPIRED = (

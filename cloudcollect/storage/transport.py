@@ -51,6 +51,27 @@ SUBRESOURCES: Mapping[str, Mapping[str, str]] = {
 }
 #: Operations whose 2xx body is an object's content, never an ``<Error>`` document.
 OBJECT_BODIES = frozenset({"GetObject"})
+MIB = 1024 * 1024
+#: The most bytes of an object's content read into memory (GetObject: the state object,
+#: about 90 bytes a file, a manifest, the lease).
+MAX_OBJECT_BODY = 256 * MIB
+#: The most bytes of any other answer (a listing page of 1,000 keys, an error document):
+#: an S3 store's are far smaller.
+MAX_BODY = 16 * MIB
+
+
+def body_limit(operation: str) -> int:
+    """The most bytes read from an answer to ``operation``; a longer answer fails as
+    :func:`too_large` instead of filling memory (an endpoint that is not an S3 store, or
+    one answering without end)."""
+    return MAX_OBJECT_BODY if operation in OBJECT_BODIES else MAX_BODY
+
+
+def too_large(operation: str, where: str) -> TransportError:
+    """The failure for an answer longer than :func:`body_limit`: not retried."""
+    limit = body_limit(operation) // MIB
+    message = f"{where}: the answer is longer than {limit} MiB, not read (is this an S3 endpoint?)"
+    return TransportError("ResponseTooLarge", message)
 
 
 @dataclass(frozen=True)
@@ -157,7 +178,7 @@ class Request:
 @dataclass(frozen=True)
 class Response:
     """A successful answer: status, headers (lower-case names), the whole body (empty for
-    HEAD) and the retries it took."""
+    HEAD; at most :func:`body_limit` bytes) and the retries it took."""
 
     status: int
     headers: Mapping[str, str]
@@ -171,7 +192,8 @@ class TransportError(Exception):
     ``code``: the service's error code (the HTTP status as text when the answer had no
     error document, as botocore does: ``"404"`` for a HEAD), or one of
     ``ConnectionError``, ``Timeout``, ``SSLError``, ``SourceChanged``, ``NoCredentialsError``,
-    ``CredentialsError``. ``status`` is the HTTP status when there was an answer.
+    ``CredentialsError``, ``ResponseTooLarge`` (:func:`body_limit`). ``status`` is the HTTP
+    status when there was an answer.
     """
 
     def __init__(

@@ -444,6 +444,35 @@ def head_403_if_missing() -> Action:
     return Action("head_403_if_missing", run, applies=lambda ex: ex.method == "HEAD")
 
 
+def long_answer(size: int, *, declared: bool = True, sent: list[int] | None = None) -> Action:
+    """Answer 200 with ``size`` filler bytes: with a Content-Length (``declared``) or
+    chunked; nothing forwarded. Sending stops when the client closes the connection; the
+    bytes written are added to ``sent``. An endpoint that is not an S3 store, or one that
+    answers without end."""
+    block = b"<x>" + b"0" * (64 * 1024 - 7) + b"</x>"
+
+    def run(exchange: _Exchange, fault: Fault) -> None:
+        exchange.body()
+        exchange._record(200)
+        length = f"Content-Length: {size}" if declared else "Transfer-Encoding: chunked"
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n{length}\r\n\r\n"
+        wfile, written = exchange._handler.wfile, 0
+        exchange._handler.close_connection = True
+        with contextlib.suppress(OSError):
+            wfile.write(head.encode("latin-1"))
+            while written < size:
+                piece = block[: size - written]
+                wfile.write(piece if declared else b"%x\r\n%s\r\n" % (len(piece), piece))
+                written += len(piece)
+            if not declared:
+                wfile.write(b"0\r\n\r\n")
+            wfile.flush()
+        if sent is not None:
+            sent.append(written)
+
+    return Action(f"long_answer {size}", run)
+
+
 def _rewrite_delete_result(body: bytes, failing: list[str], code: str, message: str) -> bytes:
     root = ET.fromstring(body)
     deleted: list[str] = []
