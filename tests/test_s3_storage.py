@@ -25,7 +25,7 @@ from cloudcollect.storage.base import MD5_METADATA, DeleteFailure
 from cloudcollect.storage.s3 import S3Storage
 from cloudcollect.storage.s3errors import storage_error, translate_error
 from cloudcollect.storage.s3headers import remote_from_head, wire_headers
-from cloudcollect.storage.s3listing import parse_listing
+from cloudcollect.storage.s3listing import list_objects, parse_listing
 from cloudcollect.storage.transport import TransportError
 from tests.conftest import Bucket, s3_settings
 from tests.support.faultproxy import (
@@ -569,6 +569,38 @@ def test_parse_listing_reads_last_modified_as_aware_utc() -> None:
 
     stamps = [o.last_modified for o in objects]
     assert stamps == [datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), None, None]
+
+
+def _page(keys: list[str], token: str | None) -> bytes:
+    following = f"<NextContinuationToken>{token}</NextContinuationToken>" if token else ""
+    contents = "".join(f"<Contents><Key>{key}</Key><Size>1</Size></Contents>" for key in keys)
+    return (
+        f"<ListBucketResult><IsTruncated>{'true' if token else 'false'}</IsTruncated>"
+        f"{following}{contents}</ListBucketResult>"
+    ).encode()
+
+
+def test_the_next_page_is_asked_for_while_a_page_is_handed_over() -> None:
+    """The listing asks for page 2 before page 1's objects are consumed (its round trip
+    overlaps building them), and never past the last page."""
+    pages = {None: (["a", "b"], "T1"), "T1": (["c"], "T2"), "T2": (["d"], None)}
+    asked = {token: threading.Event() for token in pages}
+    calls: list[str | None] = []
+
+    def fetch(operation: str, query: dict[str, str]) -> bytes:
+        token = query.get("continuation-token")
+        calls.append(token)
+        asked[token].set()
+        return _page(*pages[token])
+
+    seen = []
+    for obj in list_objects(fetch, "p/", 2, trust_etag=True):
+        seen.append(obj.key)
+        following = {"a": "T1", "c": "T2"}.get(obj.key)
+        if following is not None:
+            assert asked[following].wait(10), f"page {following} was asked for only later"
+    assert seen == ["a", "b", "c", "d"]
+    assert calls == [None, "T1", "T2"]
 
 
 # -- multipart -----------------------------------------------------------------------------
