@@ -10,7 +10,7 @@ permission every key is HEADed and nothing is deleted.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .config import Settings
 from .errors import FatalStorageError, StorageError
@@ -20,7 +20,7 @@ from .lease import LIST_DENIED, Lease, lease_key, lease_run
 from .plan import LocalAsset, needs_head
 from .report import UNCHANGED, UPLOADED, Report
 from .sources import StaticSource
-from .state import Recorded, merge, read_state, state_key
+from .state import Recorded, StateDocument, merge, read_state, state_key
 from .storage.base import RemoteObject, Storage
 from .sync import run_parallel
 
@@ -78,29 +78,43 @@ def read_remote(
     trust_state: bool = True,
     roots: list[str] | None = None,
 ) -> RemoteView:
-    """List ``roots`` (default: the prefix), on parallel threads when there are several,
-    and the keys of cloudcollect's own objects (:data:`OWN_KEYS`) when no root holds
-    them; read the lease and the state object when the listing shows them.
+    """List ``roots`` (default: the prefix) and the keys of cloudcollect's own objects
+    (:data:`OWN_KEYS`), on parallel threads; the lease and the state object are read as
+    soon as the listing of the own keys shows them, while the roots are still listed.
 
     The state object is ignored when it is corrupt or when the lease names another run
     (an overlapping release, see ``cloudcollect.lease``); ``problems`` says why. With
     ``trust_state`` off it is ignored too, so that every key's headers are read with HEAD
-    (``--check --verify-headers``: drift made by another client keeps the ETag).
+    (``--check --verify-headers``: drift made by another client keeps the ETag). A failure
+    to read the lease or the state object is raised once every listing ended.
     """
     key, lease_at = state_key(settings.prefix), lease_key(settings.prefix)
     where = [settings.prefix] if roots is None else roots
-    if not any(key.startswith(root) for root in where):
-        where = [*where, settings.prefix + OWN_KEYS]
+    items = [(root, False) for root in where] + [(settings.prefix + OWN_KEYS, True)]
+    objects: dict[str, RemoteObject] = {}
+    own: list[_OwnObjects] = []
+
+    def work(item: tuple[str, bool]) -> tuple[list[RemoteObject], _OwnObjects | None]:
+        root, holds_own = item
+        listed = list(storage.list(root))
+        return listed, _read_own(storage, listed, lease_at, key) if holds_own else None
+
+    def keep(result: tuple[list[RemoteObject], _OwnObjects | None]) -> None:
+        objects.update((obj.key, obj) for obj in result[0])
+        own.extend([result[1]] if result[1] is not None else [])
+
     try:
-        objects = list_under(storage, where, settings.workers)
+        run_parallel(items, work, keep, workers=min(settings.workers, len(items)))
     except FatalStorageError as error:
         if error.code not in LIST_DENIED:
             raise
         lease = Lease.read(storage, lease_at)
         return RemoteView({}, {} if storage.stores_headers else None, {}, False, lease)
-    lease = storage.get(lease_at) if objects.pop(lease_at, None) is not None else None
-    raw = storage.get(key) if objects.pop(key, None) is not None else None
-    state = read_state(raw)
+    if own[0].failure is not None:
+        raise own[0].failure
+    objects.pop(lease_at, None)
+    objects.pop(key, None)
+    lease, state = own[0].lease, own[0].state
     recorded, problems = (state.entries if trust_state else {}), []
     if state.problem is not None:
         problems.append(f"state object {key} is corrupt ({state.problem}): ignored")
@@ -113,6 +127,27 @@ def read_remote(
     merged, digests = merge(objects, recorded)
     headers = digests if storage.stores_headers else None
     return RemoteView(merged, headers, recorded, True, lease, tuple(problems))
+
+
+@dataclass(frozen=True)
+class _OwnObjects:
+    """The lease and the parsed state object, as the listing of the own keys found them,
+    or the failure to read them."""
+
+    lease: bytes | None = None
+    state: StateDocument = field(default_factory=lambda: StateDocument({}))
+    failure: StorageError | None = None
+
+
+def _read_own(storage: Storage, listed: list[RemoteObject], lease_at: str, key: str) -> _OwnObjects:
+    """Read the lease and the state object when ``listed`` shows them."""
+    keys = {obj.key for obj in listed}
+    try:
+        lease = storage.get(lease_at) if lease_at in keys else None
+        raw = storage.get(key) if key in keys else None
+    except StorageError as error:
+        return _OwnObjects(failure=error)
+    return _OwnObjects(lease, read_state(raw))
 
 
 def list_under(storage: Storage, prefixes: Sequence[str], workers: int) -> dict[str, RemoteObject]:

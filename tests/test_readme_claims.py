@@ -17,10 +17,11 @@ from flask import Flask
 from cloudcollect import MemoryStorage, publish
 from cloudcollect.cli import cloudcollect_command
 from cloudcollect.config import config_keys
+from cloudcollect.remote import OWN_KEYS
 from cloudcollect.state import STATE_NAME
 from tests.conftest import Bucket
 from tests.support.apps import make_app
-from tests.support.faultproxy import Action, Fault, FaultProxy, delay, error
+from tests.support.faultproxy import Action, Fault, FaultProxy, delay, error, pages_per_listing
 from tests.support.seaweed import REGION
 from tests.test_overlap import gate
 from tests.test_reliability import (
@@ -83,7 +84,7 @@ def test_the_state_object_is_stored_with_cache_control_no_store(
 
 
 @pytest.mark.seaweedfs
-def test_a_run_with_nothing_to_do_makes_one_list_and_two_gets(
+def test_a_run_with_nothing_to_do_lists_the_prefix_and_its_own_keys_and_makes_two_gets(
     tmp_path: Path, bucket: Bucket, fault_proxy: FaultProxy
 ) -> None:
     app = proxied_app(tmp_path, bucket, fault_proxy)
@@ -96,7 +97,9 @@ def test_a_run_with_nothing_to_do_makes_one_list_and_two_gets(
         ("GetObject", "rel/" + STATE_NAME),
         ("HeadBucket", ""),
         ("ListObjectsV2", ""),
+        ("ListObjectsV2", ""),
     ]
+    assert pages_per_listing(fault_proxy) == {"rel/": 1, "rel/" + OWN_KEYS: 1}
 
 
 # -- Configuration: CLOUDCOLLECT_CACHE_CONTROL ("None for none") ------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from cloudcollect import MemoryStorage, publish
 from cloudcollect.config import settings_from_config
+from cloudcollect.remote import OWN_KEYS
 from cloudcollect.state import (
     STATE_NAME,
     VERSION,
@@ -104,6 +106,48 @@ def test_noop_run_makes_no_head_and_no_write(tmp_path: Path) -> None:
     # README: the state object and the lease; without a prefix, one listing for each of
     # the three static URL roots and one for cloudcollect's own keys
     assert sorted(op for op, _ in storage.requests) == ["get", "get"] + ["list"] * 4
+
+
+class _RootWaitsForTheState(MemoryStorage):
+    """Once ``holding``, lists ``root`` only after the state object was read (or 10 s)."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__()
+        self.root = root
+        self.holding = False
+        self.state_read = threading.Event()
+        self.read_before_root_listed: list[bool] = []
+
+    def get(self, key: str) -> bytes | None:
+        data = super().get(key)
+        if key.endswith(STATE_NAME):
+            self.state_read.set()
+        return data
+
+    def list(self, prefix: str) -> Iterator[RemoteObject]:
+        if self.holding and prefix == self.root:
+            self.read_before_root_listed.append(self.state_read.wait(10))
+        return super().list(prefix)
+
+
+@pytest.mark.parametrize(("prefix", "root"), [("", "static/"), ("site/", "site/")])
+def test_the_state_object_is_read_while_the_roots_are_listed(
+    tmp_path: Path, prefix: str, root: str
+) -> None:
+    """The listing of the own keys shows the state object: it is read (and parsed) then,
+    on its own thread, not after every root was listed; with a prefix as well."""
+    app = make_app(tmp_path, {"CLOUDCOLLECT_PREFIX": prefix} if prefix else {})
+    storage = _RootWaitsForTheState(root)
+    publish(app, storage=storage)
+    storage.state_read.clear()
+    storage.requests.clear()
+    storage.holding = True
+
+    report = publish(app, storage=storage)
+
+    assert report.counts()["unchanged"] == 7 and report.exit_code == 0
+    assert storage.read_before_root_listed == [True]
+    assert ("list", prefix + OWN_KEYS) in storage.requests
 
 
 def test_missing_or_corrupt_state_falls_back_to_head(tmp_path: Path) -> None:

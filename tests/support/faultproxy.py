@@ -39,13 +39,14 @@ import struct
 import threading
 import traceback
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, cast
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 from xml.sax.saxutils import escape
 
 __all__ = [
@@ -471,6 +472,11 @@ def long_answer(size: int, *, declared: bool = True, sent: list[int] | None = No
             sent.append(written)
 
     return Action(f"long_answer {size}", run)
+
+
+def pages_per_listing(proxy: FaultProxy) -> Counter[str]:
+    """How many ListObjectsV2 pages the proxy saw for each listed prefix."""
+    return Counter(parse_qs(r.query)["prefix"][0] for r in proxy.requests("ListObjectsV2"))
 
 
 def _rewrite_delete_result(body: bytes, failing: list[str], code: str, message: str) -> bytes:
