@@ -101,7 +101,8 @@ def read_remote(
 
     def keep(result: tuple[list[RemoteObject], _OwnObjects | None]) -> None:
         objects.update((obj.key, obj) for obj in result[0])
-        own.extend([result[1]] if result[1] is not None else [])
+        if result[1] is not None:
+            own.append(result[1])
 
     try:
         run_parallel(items, work, keep, workers=min(settings.workers, len(items)))

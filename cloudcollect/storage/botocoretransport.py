@@ -27,7 +27,7 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
@@ -45,8 +45,7 @@ from .transport import (
     Response,
     SourceChanged,
     TransportError,
-    body_limit,
-    too_large,
+    read_within_limit,
 )
 
 if TYPE_CHECKING:
@@ -132,8 +131,10 @@ class BotocoreTransport:
         except (bce.CredentialRetrievalError, bce.TokenRetrievalError) as error:
             raise credentials_error(error) from None
         answer: Response = self._raw.answer
+        # An object's content is read here, within its limit; botocore reads the others itself.
         if "Body" in parsed and hasattr(parsed["Body"], "read"):
-            content = _read_object(parsed, request, self.client.meta.endpoint_url)
+            declared, where = parsed.get("ContentLength"), self.client.meta.endpoint_url
+            content = read_within_limit(parsed["Body"], declared, request.operation, where)
             return Response(answer.status, answer.headers, content)
         return answer
 
@@ -160,19 +161,6 @@ class BotocoreTransport:
             raise _Unredirectable(Response(status, headers, raw))
         if operation_model.name in _LISTINGS and status == 200 and isinstance(body, bytes):
             response_dict["body"] = _EMPTY_LISTING
-
-
-def _read_object(parsed: Mapping[str, Any], request: Request, where: str) -> bytes:
-    """An object's content, up to ``body_limit`` bytes (declared or sent; a longer one is
-    not read, and its connection is closed). botocore reads every other answer whole
-    itself: only the fast transport bounds those."""
-    limit, body = body_limit(request.operation), parsed["Body"]
-    if int(parsed.get("ContentLength") or 0) <= limit:
-        data: bytes = body.read(limit + 1)
-        if len(data) <= limit:
-            return data
-    body.close()
-    raise too_large(request.operation, where)
 
 
 class _Unredirectable(Exception):

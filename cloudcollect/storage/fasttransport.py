@@ -43,7 +43,7 @@ from . import s3wire
 from .awsenv import Endpoint
 from .retry import Retryable, RetryPolicy
 from .sigv4 import Signer
-from .transport import FileSlice, Request, Response, TransportError, body_limit, too_large
+from .transport import FileSlice, Request, Response, TransportError, read_within_limit
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -184,19 +184,15 @@ def credentials_error(error: Exception) -> TransportError:
 
 
 def _read_body(answer: Any, request: Request, where: str) -> bytes:
-    """The whole body of ``answer`` (decoded), its connection back in the pool; at most
-    ``body_limit`` bytes: a longer one (declared or sent) is not read, and its connection
-    is closed."""
-    limit = body_limit(request.operation)
-    declared = answer.headers.get("content-length", "") if request.method != "HEAD" else ""
-    if not (declared.isdigit() and int(declared) > limit):
-        data: bytes = answer.read(limit + 1)
-        if len(data) <= limit:
-            answer.release_conn()
-            return data
-    answer.close()
-    answer.release_conn()
-    raise too_large(request.operation, where)
+    """The whole body of ``answer`` (decoded, at most ``body_limit`` bytes: see
+    ``read_within_limit``); its connection goes back to the pool, closed when the answer
+    was too long. A HEAD answer declares the object's length but has no body."""
+    length = answer.headers.get("content-length", "") if request.method != "HEAD" else ""
+    declared = int(length) if length.isdigit() else None
+    try:
+        return read_within_limit(answer, declared, request.operation, where)
+    finally:
+        answer.release_conn()
 
 
 def _body(request: Request, headers: dict[str, str]) -> bytes | Any | None:

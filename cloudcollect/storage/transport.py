@@ -67,6 +67,20 @@ def body_limit(operation: str) -> int:
     return MAX_OBJECT_BODY if operation in OBJECT_BODIES else MAX_BODY
 
 
+def read_within_limit(body: Any, declared: int | None, operation: str, where: str) -> bytes:
+    """All of ``body`` (anything with ``read(n)`` and ``close()``): at most
+    :func:`body_limit` bytes. A longer answer, declared (``declared``: its Content-Length,
+    None when unknown) or sent, is closed, not read further, and fails as
+    :func:`too_large`."""
+    limit = body_limit(operation)
+    if declared is None or declared <= limit:
+        data: bytes = body.read(limit + 1)
+        if len(data) <= limit:
+            return data
+    body.close()
+    raise too_large(operation, where)
+
+
 def too_large(operation: str, where: str) -> TransportError:
     """The failure for an answer longer than :func:`body_limit`: not retried."""
     limit = body_limit(operation) // MIB
