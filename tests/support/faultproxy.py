@@ -454,20 +454,7 @@ def long_answer(size: int, *, declared: bool = True, sent: list[int] | None = No
 
     def run(exchange: _Exchange, fault: Fault) -> None:
         exchange.body()
-        exchange._record(200)
-        length = f"Content-Length: {size}" if declared else "Transfer-Encoding: chunked"
-        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n{length}\r\n\r\n"
-        wfile, written = exchange._handler.wfile, 0
-        exchange._handler.close_connection = True
-        with contextlib.suppress(OSError):
-            wfile.write(head.encode("latin-1"))
-            while written < size:
-                piece = block[: size - written]
-                wfile.write(piece if declared else b"%x\r\n%s\r\n" % (len(piece), piece))
-                written += len(piece)
-            if not declared:
-                wfile.write(b"0\r\n\r\n")
-            wfile.flush()
+        written = exchange.respond_filler(size, block, declared=declared)
         if sent is not None:
             sent.append(written)
 
@@ -640,6 +627,25 @@ class _Exchange:
                 lines.append("Content-Length: 0")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self._handler.wfile.write(head + body)
+
+    def respond_filler(self, size: int, block: bytes, *, declared: bool) -> int:
+        """Answer 200 with ``size`` bytes of ``block`` repeated, with a Content-Length
+        (``declared``) or chunked, then close; the bytes written before the client closed."""
+        self._record(200)
+        length = f"Content-Length: {size}" if declared else "Transfer-Encoding: chunked"
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n{length}\r\n\r\n"
+        wfile, written = self._handler.wfile, 0
+        self._handler.close_connection = True
+        with contextlib.suppress(OSError):
+            wfile.write(head.encode("latin-1"))
+            while written < size:
+                piece = block[: size - written]
+                wfile.write(piece if declared else b"%x\r\n%s\r\n" % (len(piece), piece))
+                written += len(piece)
+            if not declared:
+                wfile.write(b"0\r\n\r\n")
+            wfile.flush()
+        return written
 
     def _sends_body(self, status: int) -> bool:
         return self.method != "HEAD" and status not in (204, 304)
