@@ -81,6 +81,8 @@ def read_remote(
     """List ``roots`` (default: the prefix) and the keys of cloudcollect's own objects
     (:data:`OWN_KEYS`), on parallel threads; the lease and the state object are read as
     soon as the listing of the own keys shows them, while the roots are still listed.
+    When a root holds the own keys and only their own listing is denied (a policy that
+    allows listing ``PREFIX/`` itself), they are read as the roots' listing shows them.
 
     The state object is ignored when it is corrupt or when the lease names another run
     (an overlapping release, see ``cloudcollect.lease``); ``problems`` says why. With
@@ -91,12 +93,19 @@ def read_remote(
     key, lease_at = state_key(settings.prefix), lease_key(settings.prefix)
     where = [settings.prefix] if roots is None else roots
     items = [(root, False) for root in where] + [(settings.prefix + OWN_KEYS, True)]
+    covered = any(key.startswith(root) for root in where)
     objects: dict[str, RemoteObject] = {}
     own: list[_OwnObjects] = []
 
     def work(item: tuple[str, bool]) -> tuple[list[RemoteObject], _OwnObjects | None]:
         root, holds_own = item
-        listed = list(storage.list(root))
+        try:
+            listed = list(storage.list(root))
+        except FatalStorageError as error:
+            # a policy may allow listing the prefix itself only: its listing shows them too
+            if not (holds_own and covered and error.code in LIST_DENIED):
+                raise
+            return [], None
         return listed, _read_own(storage, listed, lease_at, key) if holds_own else None
 
     def keep(result: tuple[list[RemoteObject], _OwnObjects | None]) -> None:
@@ -111,6 +120,8 @@ def read_remote(
             raise
         lease = Lease.read(storage, lease_at)
         return RemoteView({}, {} if storage.stores_headers else None, {}, False, lease)
+    if not own:  # the own keys' listing was denied: read them as the roots' listing shows
+        own.append(_read_own(storage, list(objects.values()), lease_at, key))
     if own[0].failure is not None:
         raise own[0].failure
     objects.pop(lease_at, None)

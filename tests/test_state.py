@@ -12,6 +12,7 @@ import pytest
 
 from cloudcollect import MemoryStorage, publish
 from cloudcollect.config import settings_from_config
+from cloudcollect.errors import FatalStorageError
 from cloudcollect.remote import OWN_KEYS
 from cloudcollect.state import (
     STATE_NAME,
@@ -148,6 +149,32 @@ def test_the_state_object_is_read_while_the_roots_are_listed(
     assert report.counts()["unchanged"] == 7 and report.exit_code == 0
     assert storage.read_before_root_listed == [True]
     assert ("list", prefix + OWN_KEYS) in storage.requests
+
+
+class _OwnKeysListingDenied(MemoryStorage):
+    """A policy that allows listing ``site/`` itself but not ``site/.cloudcollect``."""
+
+    def list(self, prefix: str) -> Iterator[RemoteObject]:
+        if prefix == "site/" + OWN_KEYS:
+            raise FatalStorageError("ListObjectsV2: AccessDenied", code="AccessDenied")
+        return super().list(prefix)
+
+
+def test_a_denied_own_keys_listing_under_a_listable_prefix_costs_nothing(
+    tmp_path: Path,
+) -> None:
+    app = make_app(tmp_path, {"CLOUDCOLLECT_PREFIX": "site/", "CLOUDCOLLECT_DELETE": True})
+    storage = _OwnKeysListingDenied()
+    assert publish(app, storage=storage).exit_code == 0
+    storage.objects["site/static/orphan.css"] = StoredObject(b"x", {}, MD5)
+    storage.requests.clear()
+
+    report = publish(app, storage=storage)
+
+    assert report.exit_code == 0, report.to_dict()
+    assert report.counts()["unchanged"] == 7 and report.counts()["deleted"] == 1
+    assert not report.warnings
+    assert [op for op, _ in storage.requests].count("head") == 0  # the state object was read
 
 
 def test_missing_or_corrupt_state_falls_back_to_head(tmp_path: Path) -> None:
