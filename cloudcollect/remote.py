@@ -9,7 +9,7 @@ permission every key is HEADed and nothing is deleted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from .config import Settings
@@ -106,7 +106,9 @@ def read_remote(
             if not (holds_own and covered and error.code in LIST_DENIED):
                 raise
             return [], None
-        return listed, _read_own(storage, listed, lease_at, key) if holds_own else None
+        if not holds_own:
+            return listed, None
+        return listed, _read_own(storage, {obj.key for obj in listed}, lease_at, key)
 
     def keep(result: tuple[list[RemoteObject], _OwnObjects | None]) -> None:
         objects.update((obj.key, obj) for obj in result[0])
@@ -121,7 +123,7 @@ def read_remote(
         lease = Lease.read(storage, lease_at)
         return RemoteView({}, {} if storage.stores_headers else None, {}, False, lease)
     if not own:  # the own keys' listing was denied: read them as the roots' listing shows
-        own.append(_read_own(storage, list(objects.values()), lease_at, key))
+        own.append(_read_own(storage, objects.keys(), lease_at, key))
     if own[0].failure is not None:
         raise own[0].failure
     objects.pop(lease_at, None)
@@ -151,9 +153,8 @@ class _OwnObjects:
     failure: StorageError | None = None
 
 
-def _read_own(storage: Storage, listed: list[RemoteObject], lease_at: str, key: str) -> _OwnObjects:
-    """Read the lease and the state object when ``listed`` shows them."""
-    keys = {obj.key for obj in listed}
+def _read_own(storage: Storage, keys: Collection[str], lease_at: str, key: str) -> _OwnObjects:
+    """Read the lease and the state object when the listed ``keys`` hold them."""
     try:
         lease = storage.get(lease_at) if lease_at in keys else None
         raw = storage.get(key) if key in keys else None

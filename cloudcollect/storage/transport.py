@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
+from ..config import MIB
+
 #: operation -> (HTTP method, whether it addresses an object key)
 OPERATIONS: Mapping[str, tuple[str, bool]] = {
     "HeadBucket": ("HEAD", False),
@@ -51,7 +53,6 @@ SUBRESOURCES: Mapping[str, Mapping[str, str]] = {
 }
 #: Operations whose 2xx body is an object's content, never an ``<Error>`` document.
 OBJECT_BODIES = frozenset({"GetObject"})
-MIB = 1024 * 1024
 #: The most bytes of an object's content read into memory (GetObject: the state object,
 #: about 90 bytes a file, a manifest, the lease).
 MAX_OBJECT_BODY = 256 * MIB
