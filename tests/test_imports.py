@@ -1,11 +1,17 @@
 """Imports point one way: no cycle among cloudcollect's modules, counting the imports made
 inside functions (a lazy import is still a dependency) and leaving out the ones made only
-for type checking; and no module is over 300 lines."""
+for type checking; no module is over 300 lines; and importing the CLI entry point or the
+extension loads none of the publishing modules."""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import cloudcollect
 
@@ -119,3 +125,93 @@ def test_no_module_of_the_package_is_over_the_line_limit() -> None:
     }
     assert len(sizes) > 50
     assert {name: lines for name, lines in sizes.items() if lines > MAX_LINES} == {}
+
+
+# -- what an import costs: flask imports cloudcollect.cli for every command it runs ---------
+
+
+def _modules_after(code: str) -> set[str]:
+    """The cloudcollect and botocore modules a fresh interpreter holds after ``code``."""
+    probe = f"{code}\nimport sys\nprint(' '.join(sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    return {name for name in result.stdout.split() if name.split(".")[0] in PREFIXES}
+
+
+PREFIXES = ("cloudcollect", "botocore", "boto3")
+#: Modules of the publishing path: a command that does not publish has no use for them.
+PUBLISHING = {
+    "cloudcollect.pipeline",
+    "cloudcollect.stages",
+    "cloudcollect.discovery",
+    "cloudcollect.remote",
+    "cloudcollect.fingerprint.copies",
+    "cloudcollect.fingerprint.cleanup",
+    "botocore",
+}
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import cloudcollect.cli",  # what `flask routes` or `flask run` imports
+        "import cloudcollect",
+        "from cloudcollect import CloudCollect",  # an app at start-up
+        "from cloudcollect.fingerprint.manifest import local_manifest_path",
+    ],
+)
+def test_an_import_loads_none_of_the_publishing_modules(code: str) -> None:
+    assert _modules_after(code) & PUBLISHING == set()
+
+
+def test_the_flask_entry_point_is_the_cheap_one() -> None:
+    entry = "cloudcollect.cli:cloudcollect_command"
+    text = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'cloudcollect = "{entry}"' in text
+    assert "cloudcollect.cli" in _modules_after("import cloudcollect.cli")
+
+
+def test_the_probe_sees_a_publishing_module_when_one_is_imported() -> None:
+    assert "cloudcollect.pipeline" in _modules_after("from cloudcollect import publish")
+    assert "cloudcollect.fingerprint.copies" in _modules_after(
+        "from cloudcollect.fingerprint import fingerprint_assets"
+    )
+
+
+@pytest.mark.parametrize("package", ["cloudcollect", "cloudcollect.fingerprint"])
+def test_every_re_exported_name_is_the_one_its_module_defines(package: str) -> None:
+    code = (
+        f"import importlib, {package} as p\n"
+        "names = list(p.__all__)\n"
+        "seen = {n: getattr(p, n) for n in names}\n"
+        "assert set(names) <= set(dir(p)), set(names) - set(dir(p))\n"
+        "star = {}\n"
+        f"exec('from {package} import *', star)\n"
+        "assert all(star[n] is seen[n] for n in names)\n"
+        "print(len(names))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert int(result.stdout) > 15
+    module = importlib.import_module(package)
+    source = (PACKAGE.parent / package.replace(".", "/") / "__init__.py").read_text("utf-8")
+    tree = ast.parse(source)
+    checked = _type_checking_nodes(tree)
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and id(node) in checked
+        for alias in node.names
+    }
+    assert imported == set(module.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error_naming_it() -> None:
+    import cloudcollect
+
+    with pytest.raises(AttributeError, match="'cloudcollect' has no attribute 'publsh'"):
+        cloudcollect.publsh  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(ImportError, match="publsh"):
+        exec("from cloudcollect import publsh", {})
