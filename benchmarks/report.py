@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import tools, tree
-from benchmarks.tools import BASELINE, FLOOR, REPO
+from benchmarks.tools import BASELINE, FLOOR, REPO, STARTUP
 
 SCENARIOS = ("cold", "no-op", "1% changed", "touched")
 MIB = 1024 * 1024
-#: Rows that are not peers: the raw boto3 floor and an older cloudcollect (``--baseline``).
-NOT_PEERS = frozenset({FLOOR, BASELINE})
+#: Rows that are not peers: the raw boto3 floor, an older cloudcollect (``--baseline``) and
+#: the start-up of a ``flask`` command that does nothing.
+NOT_PEERS = frozenset({FLOOR, BASELINE, STARTUP})
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def targets(results: Sequence[Result]) -> list[str]:
             detail += f", {result.bytes} bytes uploaded (target 0)"
             verdict = "MISSED" if result.bytes else verdict
         where = f"{result.profile} ({result.config})"
-        lines.append(f"- {where}, {result.scenario}: {detail}: **{verdict}**")
+        startup = _startup(results, result, best)
+        lines.append(f"- {where}, {result.scenario}: {detail}: **{verdict}**{startup}")
     for result in results:
         if result.tool == "cloudcollect" and result.profile == "big":
             rss = result.rss_kib / 1024
@@ -116,6 +118,25 @@ def targets(results: Sequence[Result]) -> list[str]:
                 f"**{verdict}**"
             )
     return lines
+
+
+def _startup(results: Sequence[Result], result: Result, best: float) -> str:
+    """For a no-op: the share of the best peer's time that starting ``flask`` alone takes
+    in the same profile and configuration (empty when it was not measured)."""
+    if result.scenario != "no-op":
+        return ""
+    for other in results:
+        if (other.tool, other.profile, other.config, other.scenario) == (
+            STARTUP,
+            result.profile,
+            result.config,
+            result.scenario,
+        ) and other.exit_code == 0:
+            return (
+                f" (`flask routes` alone: {other.seconds:.2f} s, {other.seconds / best:.2f}× "
+                f"best peer; cloudcollect beyond it: {result.seconds - other.seconds:.2f} s)"
+            )
+    return ""
 
 
 def growth(results: Sequence[Result], state_sizes: dict[tuple[str, str], int]) -> list[str]:
@@ -224,7 +245,9 @@ def markdown(
         f"commit: `{commit()}`.",
         "",
         "Ratios compare each tool with the best *other* tool of the same scenario (the raw "
-        "boto3 floor is not a sync tool and is left out of the comparison): below 1.00× "
+        "boto3 floor and `flask-startup`, `flask --app benchmarks.app routes` timed in the "
+        "no-op scenario as what starting any `flask` command of the app costs, are not sync "
+        "tools and are left out of the comparison): below 1.00× "
         "means faster or smaller than every other tool. Objects and bytes uploaded are "
         "counted by diffing the bucket listing (key, ETag, LastModified) before and after "
         "each run, not from the tools' own output. Peak RSS is `ru_maxrss` of the tool "

@@ -5,7 +5,8 @@ profile's seeded tree (``benchmarks.tree``), and for every scenario runs every t
 subprocess against its own bucket:
 
 1. ``cold``: empty bucket, everything is uploaded (the boto3 floor runs here only);
-2. ``no-op``: the same tree again;
+2. ``no-op``: the same tree again (``flask-startup``, ``flask --app benchmarks.app routes``,
+   runs here only: the start-up every ``flask`` command of the app pays);
 3. ``1% changed``: the content of 1 % of the files changes (same sizes, same set);
 4. ``touched``: every mtime is set to now, no content change (a fresh CI checkout).
 
@@ -63,7 +64,7 @@ from benchmarks.report import (
     table,
     targets,
 )
-from benchmarks.tools import BASELINE, FLOOR, REPO, Target
+from benchmarks.tools import BASELINE, ONLY_IN, REPO, Target
 
 if TYPE_CHECKING:
     from tests.support.seaweed import SeaweedServer
@@ -213,7 +214,7 @@ class Bench:
                 tree.touch_all(root)
             for config in self.args.aws_configs:
                 for tool in self.args.tools:
-                    if tool == FLOOR and scenario != "cold":
+                    if not tools.runs_in(tool, scenario):
                         continue
                     if scenario == "no-op":
                         self.median_of(self.args.repeat, profile, scenario, tool, root, config)
@@ -250,7 +251,7 @@ class Bench:
         print(f"big file: {path} ({self.args.big_mib} MiB)", flush=True)
         config = self.args.aws_configs[0]
         for tool in self.args.tools:
-            if tool != FLOOR:
+            if tool not in ONLY_IN:
                 self.run_one("big", "cold", tool, root, config)
         tree.touch_all(root)  # a miss in the hash cache: the whole file is hashed again
         self.run_one("big", "touched", "cloudcollect", root, config)
@@ -333,7 +334,7 @@ def all_buckets(
     buckets = [bucket_name(p, t, c) for p in profiles for t in names for c in configs]
     if big:
         first = next(iter(configs))
-        buckets += [bucket_name("big", t, first) for t in names if t != FLOOR]
+        buckets += [bucket_name("big", t, first) for t in names if t not in ONLY_IN]
     return tuple(buckets)
 
 

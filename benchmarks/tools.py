@@ -16,6 +16,10 @@ nothing from the developer's machine leaks in). Keys are ``static/<path>`` for a
   ``:s3:`` remote configured by ``RCLONE_S3_*`` variables (provider Other, path style).
 - ``boto3-floor``: :mod:`benchmarks.floor`, PutObject of every file with 16 threads
   (cold upload only: it has no sync logic).
+- ``flask-startup``: ``flask --app benchmarks.app routes``, with cloudcollect's environment
+  (no-op only): what starting any ``flask`` command of the app costs here (Python, Flask,
+  the app and the installed ``flask.commands`` entry points), which ``flask cloudcollect``
+  pays before it does any work. Not a peer and not a sync tool: it writes nothing.
 """
 
 from __future__ import annotations
@@ -30,13 +34,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PEERS = ("aws", "s5cmd", "rclone")
-TOOLS = ("cloudcollect", "aws", "s5cmd", "rclone", "boto3-floor")
+TOOLS = ("cloudcollect", "aws", "s5cmd", "rclone", "boto3-floor", "flask-startup")
 OPTIONAL = ("cloudcollect-nocache", "cloudcollect-baseline")
 FLOOR = "boto3-floor"
+#: Starting ``flask`` with the app and doing nothing: what a no-op costs any Flask command.
+STARTUP = "flask-startup"
+#: The tools that are not sync tools run in one scenario only.
+ONLY_IN = {FLOOR: "cold", STARTUP: "no-op"}
+
 #: cloudcollect from another checkout (``--baseline``), for a before/after comparison.
 BASELINE = "cloudcollect-baseline"
 WORKERS = 16
 REPO = Path(__file__).resolve().parent.parent
+
+
+def runs_in(tool: str, scenario: str) -> bool:
+    """Whether ``tool`` runs in ``scenario`` (a sync tool runs in every one)."""
+    return ONLY_IN.get(tool, scenario) == scenario
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,9 @@ def command(tool: str, target: Target, env: dict[str, str]) -> tuple[list[str], 
     """The argv and environment that run ``tool`` once against ``target``."""
     tree, bucket, endpoint = str(target.tree), target.bucket, target.endpoint
     env = dict(env)
+    if tool == STARTUP:
+        env["BENCH_STATIC"] = tree
+        return [_script("flask"), "--app", "benchmarks.app", "routes"], env
     if tool in ("cloudcollect", "cloudcollect-nocache", BASELINE):
         if tool == BASELINE:
             if target.baseline is None:

@@ -1,15 +1,18 @@
-"""The benchmark's report: ratios never compare with the floor or the baseline, and the
-before/after table calls two runs the same only when they published the same files."""
+"""The benchmark's report: ratios never compare with the floor, the baseline or Flask's start-up,
+a no-op's target says how much of it starting Flask takes, and the before/after table calls
+two runs the same only when they published the same files."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from benchmarks.report import MIB, Result, best_other, comparison, table
+from benchmarks.report import MIB, SCENARIOS, Result, best_other, comparison, table, targets
 from benchmarks.run import is_own, parse_args
-from benchmarks.tools import BASELINE, FLOOR
+from benchmarks.tools import BASELINE, FLOOR, REPO, STARTUP, TOOLS, Target, command, runs_in
 
 
 def row(tool: str, seconds: float, *, objects: int = 10, files: int = 10, code: int = 0) -> Result:
@@ -19,8 +22,9 @@ def row(tool: str, seconds: float, *, objects: int = 10, files: int = 10, code: 
     )  # fmt: skip
 
 
-def test_neither_the_floor_nor_the_baseline_is_a_peer() -> None:
+def test_neither_the_floor_nor_the_baseline_nor_flask_start_up_is_a_peer() -> None:
     results = [row("cloudcollect", 2.0), row(FLOOR, 0.5), row(BASELINE, 1.0), row("s5cmd", 4.0)]
+    results.append(row(STARTUP, 0.3))
     assert best_other(results, results[0], "seconds") == 4.0
     assert best_other(results, results[3], "seconds") == 2.0
 
@@ -75,3 +79,49 @@ def test_a_baseline_runs_beside_cloudcollect_and_must_hold_the_package(tmp_path:
         parse_args(["--baseline", str(tmp_path / "missing")])
     with pytest.raises(SystemExit):
         parse_args(["--tools", f"cloudcollect,{BASELINE}"])
+
+
+def no_op(tool: str, seconds: float, config: str = "env") -> Result:
+    return Result("default", "no-op", tool, seconds, 0, 0, 50_000, 0, config, seconds)
+
+
+def test_a_no_op_target_tells_what_starting_flask_alone_takes() -> None:
+    results = [no_op("cloudcollect", 0.70), no_op("s5cmd", 0.50), no_op(STARTUP, 0.38)]
+    assert best_other(results, results[0], "seconds") == 0.50
+    [line] = targets(results)
+    assert "1.40× best peer (target ≤ 1.1×): **MISSED**" in line
+    assert "(`flask routes` alone: 0.38 s, 0.76× best peer; cloudcollect beyond it: 0.32 s)" in line
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        [no_op("cloudcollect", 0.70), no_op("s5cmd", 0.50)],  # not measured
+        [no_op("cloudcollect", 0.70), no_op("s5cmd", 0.50), no_op(STARTUP, 0.4, "profile")],
+        [row("cloudcollect", 2.0), row("s5cmd", 4.0), row(STARTUP, 0.4)],  # not a no-op
+    ],
+    ids=["not measured", "another AWS config", "cold"],
+)
+def test_flask_start_up_is_told_for_the_no_op_it_was_measured_in_only(
+    results: list[Result],
+) -> None:
+    assert "flask routes" not in "\n".join(targets(results))
+
+
+def test_the_tools_that_do_not_sync_run_in_one_scenario_each() -> None:
+    ran = {tool: [s for s in SCENARIOS if runs_in(tool, s)] for tool in TOOLS}
+    assert ran[FLOOR] == ["cold"]
+    assert ran[STARTUP] == ["no-op"]
+    assert all(ran[tool] == list(SCENARIOS) for tool in TOOLS if tool not in (FLOOR, STARTUP))
+
+
+def test_the_start_up_command_starts_flask_with_the_app_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "app.css").write_text("a {}", encoding="utf-8")
+    target = Target(tmp_path, "bucket", "http://127.0.0.1:9", tmp_path / "scratch")
+    argv, env = command(STARTUP, target, dict(os.environ))
+    done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "static" in done.stdout and "/static/<path:filename>" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.css"]
