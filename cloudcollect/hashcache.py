@@ -190,10 +190,8 @@ class HashCache:
     # -- writing --------------------------------------------------------------------------
 
     def store(self, path: str, stat: os.stat_result, md5: str, now_ns: int | None = None) -> None:
-        """Remember ``md5`` for ``path`` as it was at ``stat`` (taken before reading it).
-
-        Skipped when the file changed within :data:`RACY_NS` of ``now_ns`` (default: now).
-        """
+        """Remember ``md5`` for ``path`` as it was at ``stat`` (taken before reading it),
+        unless the file changed within :data:`RACY_NS` of ``now_ns`` (default: now)."""
         if self.path is None:
             return
         now_ns = time.time_ns() if now_ns is None else now_ns
@@ -260,24 +258,41 @@ class HashCache:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    # -- the one call the pipeline needs -------------------------------------------------
+    # -- what the hash stage calls --------------------------------------------------------
 
     def md5(
-        self, path: str | os.PathLike[str], compute: Callable[[str, int], str] = md5_of_file
+        self,
+        path: str | os.PathLike[str],
+        compute: Callable[[str, int], str] = md5_of_file,
+        stat: os.stat_result | None = None,
     ) -> str:
         """MD5 of the file at ``path``: from the cache when its stat still matches, else
-        ``compute(path, size)`` (and remembered). OSError when the file cannot be read."""
+        ``compute(path, size)`` (and remembered); ``stat``: a miss :meth:`check` found.
+        OSError when the file cannot be read."""
         name = os.fspath(path)
-        stat = os.stat(name)
-        cached = self.lookup(name, stat)
-        if cached is not None:
-            self.hits += 1
-            return cached
+        if stat is None:
+            stat = os.stat(name)
+            if (cached := self.lookup(name, stat)) is not None:
+                self.hits += 1
+                return cached
         self.misses += 1
         started = time.time_ns()
         md5 = compute(name, stat.st_size)
         self.store(name, stat, md5, started)
         return md5
+
+    def check(self, path: str | os.PathLike[str]) -> tuple[str | None, os.stat_result | None]:
+        """``(md5, None)`` on a hit (counted); ``(None, stat)`` on a miss, for :meth:`md5`;
+        ``(None, None)`` when ``path`` cannot be stat'ed (:meth:`md5` raises the OSError)."""
+        name = os.fspath(path)
+        try:
+            stat = os.stat(name)
+        except OSError:
+            return None, None
+        if (md5 := self.lookup(name, stat)) is None:
+            return None, stat
+        self.hits += 1
+        return md5, None
 
 
 def open_cache(enabled: bool = True, path: Path | None = None) -> HashCache:

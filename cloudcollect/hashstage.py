@@ -45,7 +45,10 @@ def hash_stage(
     run: RunContext, found: Found, listing: Future[RemoteView] | None = None
 ) -> list[LocalAsset]:
     """The assets of every readable file (a name a bundler hashed gets immutable headers).
-    ``listing``: the listing being read meanwhile (see the module docstring)."""
+    ``listing``: the listing being read meanwhile (see the module docstring). Files whose
+    MD5 the hash cache holds are answered on the calling thread; only the others go to
+    :func:`hash_files` (threads would cost more than a cache hit: 3,000 hits took 65-75
+    ms through them, 30-36 ms without)."""
     assets: list[LocalAsset] = []
 
     def keep(result: LocalAsset | Outcome) -> None:
@@ -54,8 +57,15 @@ def hash_stage(
         else:
             assets.append(result)
 
-    hash_one = _hasher(run.settings, found.hashed, _parts_wanted(run, listing))
-    hash_files(found.discovery.files, hash_one, keep, _hashing_threads(run.settings))
+    hasher = _Hasher(run.settings, found.hashed, _parts_wanted(run, listing))
+    missed: list[LocalFile] = []
+    for file in found.discovery.files:
+        asset = hasher.cached(file)
+        if asset is None:
+            missed.append(file)
+        else:
+            keep(asset)
+    hash_files(missed, hasher.hash_one, keep, _hashing_threads(run.settings))
     return assets
 
 
@@ -105,17 +115,35 @@ def _parts_wanted(run: RunContext, listing: Future[RemoteView] | None) -> PartsW
     return wanted
 
 
-def _hasher(
-    settings: Settings, is_hashed: Callable[[str], bool], parts_wanted: PartsWanted
-) -> Callable[[LocalFile], LocalAsset | Outcome]:
-    prefix_length = len(settings.prefix)
-    cache = open_cache(settings.hash_cache)  # MD5s of files unchanged since a last run
+class _Hasher:
+    """Makes a file's LocalAsset: its MD5 from the hash cache, else computed (with its
+    part MD5s when ``parts_wanted`` says so), and its headers."""
 
-    def hash_one(file: LocalFile) -> LocalAsset | Outcome:
-        part_size = parts_wanted(file)
+    def __init__(
+        self, settings: Settings, is_hashed: Callable[[str], bool], parts_wanted: PartsWanted
+    ) -> None:
+        self.settings = settings
+        self.is_hashed = is_hashed
+        self.parts_wanted = parts_wanted
+        self.prefix_length = len(settings.prefix)
+        self.cache = open_cache(settings.hash_cache)  # MD5s of files unchanged since a last run
+        #: key -> the stat a cache miss was found with, handed to the cache's md5()
+        self.missed: dict[str, os.stat_result] = {}
+
+    def cached(self, file: LocalFile) -> LocalAsset | None:
+        """The file's asset when the cache holds its MD5; None: it must be read."""
+        md5, stat = self.cache.check(file.path)
+        if md5 is None:
+            if stat is not None:
+                self.missed[file.key] = stat
+            return None
+        return self._asset(file, md5)
+
+    def hash_one(self, file: LocalFile) -> LocalAsset | Outcome:
+        part_size = self.parts_wanted(file)
         compute = md5_of_file if part_size is None else partial(_with_parts, part_size)
         try:
-            md5 = cache.md5(file.path, compute)
+            md5 = self.cache.md5(file.path, compute, self.missed.pop(file.key, None))
         except OSError as error:
             message = f"cannot read {file.path}: {error.strerror or error}"
             return Outcome(
@@ -127,11 +155,12 @@ def _hasher(
                 error_code="LocalReadError",
                 message=message,
             )
-        path = file.key[prefix_length:]
-        headers = headers_for(path, settings, hashed=is_hashed(path))
-        return LocalAsset(file.key, file.path, file.size, file.mtime_ns, md5, headers)
+        return self._asset(file, md5)
 
-    return hash_one
+    def _asset(self, file: LocalFile, md5: str) -> LocalAsset:
+        path = file.key[self.prefix_length :]
+        headers = headers_for(path, self.settings, hashed=self.is_hashed(path))
+        return LocalAsset(file.key, file.path, file.size, file.mtime_ns, md5, headers)
 
 
 def _with_parts(part_size: int, path: str, size: int) -> str:

@@ -352,3 +352,94 @@ def test_a_few_gone_files_do_not_make_a_large_cache_rewrite_itself(
 
     assert os.stat(log).st_ino == before.st_ino
     assert len(lines_of(log)) == 1 + 60
+
+
+# -- the hash stage asks the cache first, on its own thread -----------------------------
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_check_tells_a_hit_a_miss_with_its_stat_and_a_missing_file(tmp_path: Path) -> None:
+    cache_file = tmp_path / "md5.log"
+    known, new = write(tmp_path / "known.css", b"a{}"), write(tmp_path / "new.css", b"b{}")
+    first = HashCache(cache_file)
+    first.md5(known)
+    first.close()
+    cache = HashCache(cache_file)
+    assert cache.check(known) == (md5(b"a{}"), None)
+    assert cache.check(tmp_path / "gone.css") == (None, None)
+    missed, stat = cache.check(new)
+    assert missed is None and stat is not None and stat.st_ino == os.stat(new).st_ino
+    assert (cache.hits, cache.misses) == (1, 0)
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_md5_given_the_stat_of_a_miss_stats_nothing_and_stores_under_that_stat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "a.css", b"a{}")
+    cache = HashCache(tmp_path / "md5.log")
+    _, stat = cache.check(path)
+    assert stat is not None
+    calls: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(name: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        calls.append(str(name))
+        return real_stat(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", counting_stat)
+    assert cache.md5(path, stat=stat) == md5(b"a{}")
+    assert str(path) not in calls
+    assert (cache.hits, cache.misses) == (0, 1)
+    monkeypatch.undo()
+    assert cache.lookup(str(path), os.stat(path)) == md5(b"a{}")
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_a_run_whose_files_are_all_cached_sends_none_of_them_to_the_hashing_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cloudcollect import hashstage
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    app = make_app(tmp_path / "app")
+    (tmp_path / "app" / "static" / "big.bin").write_bytes(b"x" * (hashstage.SERIAL_HASH_MAX + 1))
+    sent: list[list[str]] = []
+    real = hashstage.hash_files
+
+    def recording(files: list[Any], *args: Any) -> None:
+        sent.append(sorted(file.key for file in files))
+        real(files, *args)
+
+    monkeypatch.setattr(hashstage, "hash_files", recording)
+    storage: Any = MemoryStorage()
+    first = publish(app, storage=storage)
+    (tmp_path / "app" / "static" / "css" / "site.css").write_text("body { color: blue }")
+    second = publish(app, storage=storage)
+    assert first.exit_code == second.exit_code == 0
+    assert "static/big.bin" in sent[0] and len(sent[0]) == first.counts()["uploaded"]
+    assert sent[1] == ["static/css/site.css"]
+    assert second.counts()["uploaded"] == 1
+    assert storage.objects["static/css/site.css"].md5 == md5(b"body { color: blue }")
+
+
+@pytest.mark.usefixtures("no_racy_window")
+def test_a_file_gone_between_the_cache_check_and_its_read_is_a_read_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cloudcollect import hashstage
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    app = make_app(tmp_path / "app")
+    target = tmp_path / "app" / "static" / "css" / "site.css"
+    real = hashstage.hash_files
+
+    def removing_first(files: list[Any], *args: Any) -> None:
+        target.unlink()
+        real(files, *args)
+
+    monkeypatch.setattr(hashstage, "hash_files", removing_first)
+    report = publish(app, storage=MemoryStorage())
+    failed = [o for o in report.outcomes if o.key == "static/css/site.css"]
+    assert report.exit_code == 1
+    assert [(o.error_code, o.reason) for o in failed] == [("LocalReadError", "unreadable")]
