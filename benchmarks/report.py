@@ -132,9 +132,10 @@ def _startup(results: Sequence[Result], result: Result, best: float) -> str:
             result.config,
             result.scenario,
         ) and other.exit_code == 0:
+            beyond = result.seconds - other.seconds
             return (
                 f" (`flask routes` alone: {other.seconds:.2f} s, {other.seconds / best:.2f}× "
-                f"best peer; cloudcollect beyond it: {result.seconds - other.seconds:.2f} s)"
+                f"best peer; cloudcollect beyond it: {beyond:.2f} s, {beyond / best:.2f}×)"
             )
     return ""
 
