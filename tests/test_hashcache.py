@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from flask import Flask
 
 from cloudcollect import MemoryStorage, hashcache, publish
 from cloudcollect.hashcache import HEADER, HashCache, open_cache
 from cloudcollect.hashing import CHUNK, md5_of_file
+from cloudcollect.hashstage import SERIAL_HASH_MAX
 from tests.support.apps import make_app, served_files
 
 
@@ -395,23 +398,31 @@ def test_md5_given_the_stat_of_a_miss_stats_nothing_and_stores_under_that_stat(
     assert cache.lookup(str(path), os.stat(path)) == md5(b"a{}")
 
 
+def _before_hashing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, action: Callable[[list[str]], None]
+) -> Flask:
+    """The test app, its hash cache under ``tmp_path``, and ``action`` called with the keys
+    the hash stage sends to the hashing threads, just before it does."""
+    from cloudcollect import hashstage
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    real = hashstage.hash_files
+
+    def wrapped(files: list[Any], *args: Any) -> None:
+        action(sorted(file.key for file in files))
+        real(files, *args)
+
+    monkeypatch.setattr(hashstage, "hash_files", wrapped)
+    return make_app(tmp_path / "app")
+
+
 @pytest.mark.usefixtures("no_racy_window")
 def test_a_run_whose_files_are_all_cached_sends_none_of_them_to_the_hashing_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cloudcollect import hashstage
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    app = make_app(tmp_path / "app")
-    (tmp_path / "app" / "static" / "big.bin").write_bytes(b"x" * (hashstage.SERIAL_HASH_MAX + 1))
     sent: list[list[str]] = []
-    real = hashstage.hash_files
-
-    def recording(files: list[Any], *args: Any) -> None:
-        sent.append(sorted(file.key for file in files))
-        real(files, *args)
-
-    monkeypatch.setattr(hashstage, "hash_files", recording)
+    app = _before_hashing(monkeypatch, tmp_path, sent.append)
+    (tmp_path / "app" / "static" / "big.bin").write_bytes(b"x" * (SERIAL_HASH_MAX + 1))
     storage: Any = MemoryStorage()
     first = publish(app, storage=storage)
     (tmp_path / "app" / "static" / "css" / "site.css").write_text("body { color: blue }")
@@ -427,18 +438,8 @@ def test_a_run_whose_files_are_all_cached_sends_none_of_them_to_the_hashing_thre
 def test_a_file_gone_between_the_cache_check_and_its_read_is_a_read_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cloudcollect import hashstage
-
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    app = make_app(tmp_path / "app")
     target = tmp_path / "app" / "static" / "css" / "site.css"
-    real = hashstage.hash_files
-
-    def removing_first(files: list[Any], *args: Any) -> None:
-        target.unlink()
-        real(files, *args)
-
-    monkeypatch.setattr(hashstage, "hash_files", removing_first)
+    app = _before_hashing(monkeypatch, tmp_path, lambda _keys: target.unlink())
     report = publish(app, storage=MemoryStorage())
     failed = [o for o in report.outcomes if o.key == "static/css/site.css"]
     assert report.exit_code == 1

@@ -29,12 +29,12 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ..config import MIB
 from ..errors import StorageError
 from ..partdigests import Digests, recall
 from .s3wire import child_text
 from .transport import FileSlice, Request, Response
 
-MIB = 1024 * 1024
 #: Bytes of parts held in memory at once, over all multipart uploads of a storage.
 PART_BUFFER = 64 * MIB
 
