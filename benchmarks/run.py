@@ -15,8 +15,8 @@ tool process (``os.wait4``), and the objects and bytes uploaded, counted indepen
 tool and of SeaweedFS internals by diffing the bucket listing (key, ETag, LastModified)
 before and after the run. LastModified has a one-second resolution, so each run starts
 at least 1.1 s after the newest object in its bucket was written. The no-op scenario,
-being idempotent, runs ``--repeat`` times (default 3): its time is the median, its peak
-RSS and upload counts the highest of those runs. Ratios
+being idempotent, runs ``--repeat`` times (default 3), the tools taking turns: its time is
+the median, its peak RSS and upload counts the highest of those runs. Ratios
 compare each tool with the best *other* tool of the same scenario (the floor excluded).
 
 Every profile runs in each AWS configuration of ``--aws-config`` (``benchmarks.tools``:
@@ -213,33 +213,38 @@ class Bench:
             elif scenario == "touched":
                 tree.touch_all(root)
             for config in self.args.aws_configs:
-                for tool in self.args.tools:
-                    if not tools.runs_in(tool, scenario):
-                        continue
-                    if scenario == "no-op":
-                        self.median_of(self.args.repeat, profile, scenario, tool, root, config)
-                    else:
+                names = [tool for tool in self.args.tools if tools.runs_in(tool, scenario)]
+                if scenario == "no-op":
+                    self.medians_of(self.args.repeat, profile, scenario, names, root, config)
+                else:
+                    for tool in names:
                         self.run_one(profile, scenario, tool, root, config)
 
-    def median_of(
-        self, count: int, profile: str, scenario: str, tool: str, root: Path, config: str
+    def medians_of(
+        self, count: int, profile: str, scenario: str, names: list[str], root: Path, config: str
     ) -> None:
-        """Run an idempotent scenario ``count`` times; keep the median time, the highest
-        peak RSS and the most objects uploaded of all the runs."""
-        runs = [self.run_one(profile, scenario, tool, root, config) for _ in range(max(1, count))]
-        for run in runs:
-            self.results.remove(run)
-        median = sorted(runs, key=lambda run: run.seconds)[len(runs) // 2]
-        self.results.append(
-            dataclasses.replace(
-                median,
-                rss_kib=max(run.rss_kib for run in runs),
-                objects=max(run.objects for run in runs),
-                bytes=max(run.bytes for run in runs),
-                files=max(run.files for run in runs),
-                exit_code=max(runs, key=lambda run: abs(run.exit_code)).exit_code,
+        """Run an idempotent scenario ``count`` times for each tool of ``names``, taking
+        turns (all tools once, then all again), so that a machine whose speed drifts over
+        the minutes weighs on every tool alike; keep for each tool the median time, the
+        highest peak RSS and the most objects uploaded of its runs."""
+        runs: dict[str, list[Result]] = {tool: [] for tool in names}
+        for _ in range(max(1, count)):
+            for tool in names:
+                runs[tool].append(self.run_one(profile, scenario, tool, root, config))
+        for mine in runs.values():
+            for run in mine:
+                self.results.remove(run)
+            median = sorted(mine, key=lambda run: run.seconds)[len(mine) // 2]
+            self.results.append(
+                dataclasses.replace(
+                    median,
+                    rss_kib=max(run.rss_kib for run in mine),
+                    objects=max(run.objects for run in mine),
+                    bytes=max(run.bytes for run in mine),
+                    files=max(run.files for run in mine),
+                    exit_code=max(mine, key=lambda run: abs(run.exit_code)).exit_code,
+                )
             )
-        )
 
     def big_file(self) -> None:
         size = self.args.big_mib * MIB

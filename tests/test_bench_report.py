@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.report import MIB, SCENARIOS, Result, best_other, comparison, table, targets
-from benchmarks.run import is_own, parse_args
+from benchmarks.run import Bench, is_own, parse_args
 from benchmarks.tools import BASELINE, FLOOR, REPO, STARTUP, TOOLS, Target, command, runs_in
 
 
@@ -126,3 +126,21 @@ def test_the_start_up_command_starts_flask_with_the_app_and_writes_nothing(
     assert done.returncode == 0, done.stderr
     assert "static" in done.stdout and "/static/<path:filename>" in done.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.css"]
+
+
+def test_no_op_repeats_take_turns_and_keep_each_tools_median() -> None:
+    bench = object.__new__(Bench)
+    bench.results = []
+    order: list[str] = []
+    seconds = {"cloudcollect": iter([0.9, 0.5, 0.6]), "s5cmd": iter([0.4, 0.3, 0.8])}
+
+    def run_one(profile: str, scenario: str, tool: str, root: Path, config: str = "env") -> Result:
+        order.append(tool)
+        result = no_op(tool, next(seconds[tool]), config)
+        bench.results.append(result)
+        return result
+
+    bench.run_one = run_one  # type: ignore[method-assign]
+    bench.medians_of(3, "default", "no-op", ["cloudcollect", "s5cmd"], Path("."), "env")
+    assert order == ["cloudcollect", "s5cmd"] * 3
+    assert [(r.tool, r.seconds) for r in bench.results] == [("cloudcollect", 0.6), ("s5cmd", 0.4)]
