@@ -181,18 +181,25 @@ class _Walker:
             self.invalid.append(Skipped(_printable(directory.rel or "./"), source.name, reason))
             return []
         subdirs: list[_Dir] = []
+        here = Path(directory.path)  # a file's Path is here / name: a third of Path(path)
         for entry in entries:
-            subdir = self._entry(source, root, directory, entry)
+            subdir = self._entry(source, root, directory, here, entry)
             if subdir is not None:
                 subdirs.append(subdir)
         return subdirs
 
     def _entry(
-        self, source: StaticSource, root: str, directory: _Dir, entry: os.DirEntry[str]
+        self,
+        source: StaticSource,
+        root: str,
+        directory: _Dir,
+        here: Path,
+        entry: os.DirEntry[str],
     ) -> _Dir | None:
         rel = directory.rel + entry.name
         path, target = entry.path, None
-        if entry.is_symlink():
+        linked = entry.is_symlink()
+        if linked:
             path = os.path.realpath(entry.path)
             if path != root and not path.startswith(root.rstrip(os.sep) + os.sep):
                 self._skip(rel, source, "symlink leaves static folder")
@@ -223,7 +230,7 @@ class _Walker:
         if not stat.S_ISREG(target.st_mode):
             self._skip(rel, source, "not a regular file")
             return None
-        self._add(source, rel, Path(path), target)
+        self._add(source, rel, Path(path) if linked else here / entry.name, target)
         return None
 
     def _subdir(
