@@ -17,7 +17,8 @@ before and after the run. LastModified has a one-second resolution, so each run 
 at least 1.1 s after the newest object in its bucket was written. The no-op scenario,
 being idempotent, runs ``--repeat`` times (default 3), the tools taking turns: its time is
 the median, its peak RSS and upload counts the highest of those runs. Ratios
-compare each tool with the best *other* tool of the same scenario (the floor excluded).
+compare each tool with the best *other* tool of the same scenario (the floor and
+``flask-startup`` excluded).
 
 Every profile runs in each AWS configuration of ``--aws-config`` (``benchmarks.tools``:
 keys in the environment; a config file with an ``s3`` section plus a shared-credentials
