@@ -271,10 +271,10 @@ class HashCache:
         OSError when the file cannot be read."""
         name = os.fspath(path)
         if stat is None:
-            stat = os.stat(name)
-            if (cached := self.lookup(name, stat)) is not None:
-                self.hits += 1
+            cached, stat = self.check(name)
+            if cached is not None:
                 return cached
+            stat = stat or os.stat(name)  # raises the OSError that check() swallowed
         self.misses += 1
         started = time.time_ns()
         md5 = compute(name, stat.st_size)
