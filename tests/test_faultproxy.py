@@ -6,12 +6,14 @@ import base64
 import hashlib
 import http.client
 import socket
+import struct
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -35,6 +37,7 @@ from tests.support.faultproxy import (
     reset_mid_body,
 )
 from tests.support.seaweed import ACCESS_KEY, REGION, SECRET_KEY, SeaweedServer
+from tests.test_reliability import wait_for
 
 pytestmark = pytest.mark.seaweedfs
 
@@ -692,3 +695,19 @@ def test_close_ends_every_thread_and_idle_connection(
             urllib.request.urlopen(url, timeout=2)
     finally:
         client.close()
+
+
+def test_a_client_reset_between_requests_is_not_a_proxy_error(
+    seaweed: SeaweedServer, bucket: Bucket
+) -> None:
+    """A killed client resets its idle keep-alive connection: that is the client's business."""
+    with FaultProxy(upstream=seaweed.endpoint) as proxy:
+        host, port = urlsplit(proxy.url).netloc.rsplit(":", 1)
+        with socket.create_connection((host, int(port))) as client:
+            request = f"HEAD /{bucket.name} HTTP/1.1\r\nHost: x\r\n\r\n"
+            client.sendall(request.encode())
+            assert client.recv(4096).startswith(b"HTTP/1.1 ")
+            # SO_LINGER 0: close() sends a TCP RST, as the kernel does for a killed process.
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        wait_for(lambda: proxy.open_connections == 0, "the proxy to drop the connection")
+    assert proxy.errors == []

@@ -690,6 +690,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default per-request stderr line."""
 
+    def handle_one_request(self) -> None:
+        """Read and answer one request; a client that resets while idle just ends the loop.
+
+        A killed client's kernel resets its keep-alive connections, which the wait for the
+        next request line sees as ConnectionResetError: the client's doing, not a proxy bug.
+        """
+        try:
+            super().handle_one_request()
+        except ConnectionError:
+            self.close_connection = True
+
     def _proxy_request(self) -> None:
         try:
             exchange = _Exchange(self)
@@ -763,6 +774,15 @@ class FaultProxy:
             raise RuntimeError("the proxy is not running")
         port = self._server.server_address[1]
         return f"http://127.0.0.1:{port}"
+
+    @property
+    def open_connections(self) -> int:
+        """How many client connections the proxy holds open now (0 when stopped)."""
+        server = self._server
+        if server is None:
+            return 0
+        with self._lock:
+            return len(server.connections)
 
     def start(self) -> FaultProxy:
         if self._server is not None:
