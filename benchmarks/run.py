@@ -14,11 +14,13 @@ Measured per run: wall time (spawn to exit), CPU time (user + system) and peak R
 tool process (``os.wait4``), and the objects and bytes uploaded, counted independently of the
 tool and of SeaweedFS internals by diffing the bucket listing (key, ETag, LastModified)
 before and after the run. LastModified has a one-second resolution, so each run starts
-at least 1.1 s after the newest object in its bucket was written. The no-op scenario,
-being idempotent, runs ``--repeat`` times (default 3), the tools taking turns: its time is
-the median, its peak RSS and upload counts the highest of those runs. Ratios
-compare each tool with the best *other* tool of the same scenario (the floor and
-``flask-startup`` excluded).
+at least 1.1 s after the newest object in its bucket was written. Every scenario but cold
+(which needs an empty bucket) runs in ``--repeat`` rounds (default 3), the tools taking
+turns: a round prepares the tree once (1% changed: another 1 % of the files, chosen with
+the seed plus the round; touched: every mtime set to now again), then runs every tool in
+every configuration. A tool's time is the median of its rounds, its peak RSS and upload
+counts the highest. Ratios compare each tool with the best *other* tool of the same
+scenario (the floor and ``flask-startup`` excluded).
 
 Every profile runs in each AWS configuration of ``--aws-config`` (``benchmarks.tools``:
 keys in the environment; a config file with an ``s3`` section plus a shared-credentials
@@ -209,29 +211,23 @@ class Bench:
         print(f"{profile}: {info.files} files, {info.bytes / MIB:.1f} MiB in {root}", flush=True)
         shutil.rmtree(self.workdir / "scratch" / profile, ignore_errors=True)
         for scenario in SCENARIOS:
-            if scenario == "1% changed":
-                tree.change_some(root, 0.01, seed=self.args.seed)
-            elif scenario == "touched":
-                tree.touch_all(root)
-            for config in self.args.aws_configs:
-                names = [tool for tool in self.args.tools if tools.runs_in(tool, scenario)]
-                if scenario == "no-op":
-                    self.medians_of(self.args.repeat, profile, scenario, names, root, config)
-                else:
-                    for tool in names:
-                        self.run_one(profile, scenario, tool, root, config)
+            rounds = 1 if scenario == "cold" else self.args.repeat
+            self.medians_of(rounds, profile, scenario, root)
 
-    def medians_of(
-        self, count: int, profile: str, scenario: str, names: list[str], root: Path, config: str
-    ) -> None:
-        """Run an idempotent scenario ``count`` times for each tool of ``names``, taking
-        turns (all tools once, then all again), so that a machine whose speed drifts over
-        the minutes weighs on every tool alike; keep for each tool the median time, the
-        highest peak RSS and the most objects uploaded of its runs."""
-        runs: dict[str, list[Result]] = {tool: [] for tool in names}
-        for _ in range(max(1, count)):
-            for tool in names:
-                runs[tool].append(self.run_one(profile, scenario, tool, root, config))
+    def medians_of(self, count: int, profile: str, scenario: str, root: Path) -> None:
+        """Run ``scenario`` in ``count`` rounds: each prepares the tree (:meth:`prepare`),
+        then runs every tool of the scenario once in every configuration, so that a
+        machine whose speed drifts over the minutes weighs on every tool alike. Keep for
+        each tool and configuration the median time, the highest peak RSS and the most
+        objects uploaded of its runs."""
+        names = [tool for tool in self.args.tools if tools.runs_in(tool, scenario)]
+        runs: dict[tuple[str, str], list[Result]] = {}
+        for number in range(max(1, count)):
+            self.prepare(scenario, root, number)
+            for config in self.args.aws_configs:
+                for tool in names:
+                    result = self.run_one(profile, scenario, tool, root, config)
+                    runs.setdefault((config, tool), []).append(result)
         for mine in runs.values():
             for run in mine:
                 self.results.remove(run)
@@ -246,6 +242,15 @@ class Bench:
                     exit_code=max(mine, key=lambda run: abs(run.exit_code)).exit_code,
                 )
             )
+
+    def prepare(self, scenario: str, root: Path, number: int) -> None:
+        """Make round ``number`` of ``scenario`` start from what it measures: a 1 % of the
+        files not changed by an earlier round's seed (the same seed would write the same
+        bytes again, a no-op), or every mtime new again."""
+        if scenario == "1% changed":
+            tree.change_some(root, 0.01, seed=self.args.seed + number)
+        elif scenario == "touched":
+            tree.touch_all(root)
 
     def big_file(self) -> None:
         size = self.args.big_mib * MIB
@@ -282,7 +287,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help=f"comma-separated, from {', '.join(tools.TOOLS + tools.OPTIONAL)}",
     )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=3, help="no-op runs (median kept)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of every scenario but cold (median kept)"
+    )
     parser.add_argument("--big-mib", type=int, default=2048, help="big file size; 0: skip")
     parser.add_argument("--big-dir", type=Path, default=Path("/tmp/cloudcollect-bench-big"))
     parser.add_argument("--workdir", type=Path, default=REPO / "benchmarks" / "out")

@@ -4,12 +4,14 @@ two runs the same only when they published the same files."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from benchmarks import tree
 from benchmarks.report import MIB, SCENARIOS, Result, best_other, comparison, table, targets
 from benchmarks.run import Bench, is_own, parse_args
 from benchmarks.tools import BASELINE, FLOOR, REPO, STARTUP, TOOLS, Target, command, runs_in
@@ -128,19 +130,76 @@ def test_the_start_up_command_starts_flask_with_the_app_and_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.css"]
 
 
-def test_no_op_repeats_take_turns_and_keep_each_tools_median() -> None:
+def bench_with(**args: object) -> Bench:
+    """A Bench with only the arguments a test sets, and no server."""
     bench = object.__new__(Bench)
     bench.results = []
+    bench.args = argparse.Namespace(**args)
+    return bench
+
+
+def test_rounds_take_turns_across_configs_and_keep_each_tools_median() -> None:
+    bench = bench_with(tools=["cloudcollect", "s5cmd", STARTUP], aws_configs=["env", "token"])
     order: list[str] = []
-    seconds = {"cloudcollect": iter([0.9, 0.5, 0.6]), "s5cmd": iter([0.4, 0.3, 0.8])}
+    seconds = {
+        ("env", "cloudcollect"): iter([0.9, 0.5, 0.6]),
+        ("env", "s5cmd"): iter([0.4, 0.3, 0.8]),
+        ("token", "cloudcollect"): iter([0.7, 0.7, 0.2]),
+        ("token", "s5cmd"): iter([0.1, 0.5, 0.4]),
+    }
 
     def run_one(profile: str, scenario: str, tool: str, root: Path, config: str = "env") -> Result:
-        order.append(tool)
-        result = no_op(tool, next(seconds[tool]), config)
+        order.append(f"{config} {tool}")
+        result = Result(
+            profile, scenario, tool, next(seconds[(config, tool)]), 0, 0, 50_000, 0, config, 0.1
+        )
         bench.results.append(result)
         return result
 
     bench.run_one = run_one  # type: ignore[method-assign]
-    bench.medians_of(3, "default", "no-op", ["cloudcollect", "s5cmd"], Path("."), "env")
-    assert order == ["cloudcollect", "s5cmd"] * 3
-    assert [(r.tool, r.seconds) for r in bench.results] == [("cloudcollect", 0.6), ("s5cmd", 0.4)]
+    bench.prepare = lambda scenario, root, number: order.append(f"prepare {number}")  # type: ignore[method-assign]
+    bench.medians_of(3, "default", "touched", Path("."))
+    one_round = ["env cloudcollect", "env s5cmd", "token cloudcollect", "token s5cmd"]
+    assert order == [step for n in range(3) for step in [f"prepare {n}", *one_round]]
+    assert [(r.config, r.tool, r.seconds) for r in bench.results] == [
+        ("env", "cloudcollect", 0.6),
+        ("env", "s5cmd", 0.4),
+        ("token", "cloudcollect", 0.7),
+        ("token", "s5cmd", 0.4),
+    ]
+
+
+def test_cold_runs_once_and_every_other_scenario_in_rounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bench = bench_with(seed=1, scale=1.0, repeat=3)
+    bench.workdir = tmp_path
+    rounds: list[tuple[str, int]] = []
+    monkeypatch.setattr(tree, "generate", lambda root, *a, **k: tree.TreeInfo(root, 0, 0))
+    bench.medians_of = lambda count, profile, scenario, root: rounds.append((scenario, count))  # type: ignore[method-assign]
+    bench.profile("default")
+    assert rounds == [("cold", 1), ("no-op", 3), ("1% changed", 3), ("touched", 3)]
+
+
+def test_each_round_changes_other_files_and_touches_every_file_again(tmp_path: Path) -> None:
+    for number in range(300):
+        (tmp_path / f"f{number}.css").write_bytes(b"body { color: red }" * 8)
+    bench = bench_with(seed=5)
+
+    def contents() -> dict[str, bytes]:
+        return {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+
+    before = contents()
+    changed = []
+    for number in range(3):
+        bench.prepare("1% changed", tmp_path, number)
+        after = contents()
+        changed.append({name for name in after if after[name] != before[name]})
+        before = after
+    assert all(len(names) == 3 for names in changed)  # 1 % of 300, in every round
+
+    for path in tmp_path.iterdir():
+        os.utime(path, ns=(0, 0))
+    bench.prepare("touched", tmp_path, 1)
+    assert all(path.stat().st_mtime_ns > 0 for path in tmp_path.iterdir())
+    assert contents() == before  # touched changes no byte
