@@ -253,9 +253,9 @@ def markdown(
         "counted by diffing the bucket listing (key, ETag, LastModified) before and after "
         "each run, not from the tools' own output. Peak RSS is `ru_maxrss` of the tool "
         "process; CPU s is its user plus system time (with its children), which a busy "
-        "machine disturbs less than wall time. Every scenario but cold runs in `--repeat` "
-        "rounds, the tools taking turns, and keeps each tool's median (RSS: the highest); "
-        "cold is a single run: "
+        "machine disturbs less than wall time. Every scenario, the big file's included, runs "
+        "in `--repeat` rounds, the tools taking turns (a cold round into fresh buckets), and "
+        "keeps each tool's median (RSS: the highest): "
         "expect ±10-20 % noise, more on a shared machine (the two CPUs also run SeaweedFS, "
         "and this is a shared development VM where other work may run at the same time).",
         "",

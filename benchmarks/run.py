@@ -14,13 +14,15 @@ Measured per run: wall time (spawn to exit), CPU time (user + system) and peak R
 tool process (``os.wait4``), and the objects and bytes uploaded, counted independently of the
 tool and of SeaweedFS internals by diffing the bucket listing (key, ETag, LastModified)
 before and after the run. LastModified has a one-second resolution, so each run starts
-at least 1.1 s after the newest object in its bucket was written. Every scenario but cold
-(which needs an empty bucket) runs in ``--repeat`` rounds (default 3), the tools taking
-turns: a round prepares the tree once (1% changed: another 1 % of the files, chosen with
-the seed plus the round; touched: every mtime set to now again), then runs every tool in
-every configuration. A tool's time is the median of its rounds, its peak RSS and upload
-counts the highest. Ratios compare each tool with the best *other* tool of the same
-scenario (the floor and ``flask-startup`` excluded).
+at least 1.1 s after the newest object in its bucket was written. Every scenario,
+the big file's included, runs in ``--repeat`` rounds (default 3), the tools taking turns:
+a round prepares the tree once (cold: each tool publishes into a fresh bucket of its own,
+with a fresh hash cache; 1% changed: another 1 % of the files, chosen with the seed plus
+the round; touched: every mtime set to now again), then runs every tool in every
+configuration. A tool's time is the median of its rounds, its peak RSS and upload counts
+the highest; the later scenarios go on in the first cold round's buckets. Ratios compare
+each tool with the best *other* tool of the same scenario (the floor and
+``flask-startup`` excluded).
 
 Every profile runs in each AWS configuration of ``--aws-config`` (``benchmarks.tools``:
 keys in the environment; a config file with an ``s3`` section plus a shared-credentials
@@ -30,7 +32,8 @@ the same files and credentials, each configuration into its own buckets. After e
 run the size of cloudcollect's state object is recorded.
 
 A separate measurement uploads one big file (2 GiB by default, generated once under
-``--big-dir`` and reused) with cloudcollect and the peers, cold, and reports peak RSS;
+``--big-dir`` and reused) with cloudcollect and the peers, cold, in the first AWS
+configuration, in rounds as above, and reports peak RSS;
 then cloudcollect touched (the file is hashed again, then found unchanged).
 
 ``--baseline DIR`` (a checkout of another commit, e.g. ``git worktree add DIR <commit>``)
@@ -78,8 +81,11 @@ CONFIG_SHORT = {"env": "e", "profile": "p", "token": "t"}
 STATE_KEY = ".cloudcollect-state.json"
 
 
-def bucket_name(profile: str, tool: str, config: str = "env") -> str:
-    return f"bench-{SHORT[profile]}-{CONFIG_SHORT[config]}-{tool}"
+def bucket_name(profile: str, tool: str, config: str = "env", destination: int = 0) -> str:
+    """The tool's bucket; ``destination`` n > 0: the fresh one of the n-th cold round after
+    the first (the other scenarios use the first's)."""
+    suffix = f"-r{destination}" if destination else ""
+    return f"bench-{SHORT[profile]}-{CONFIG_SHORT[config]}-{tool}{suffix}"
 
 
 # -- measuring ----------------------------------------------------------------------------
@@ -177,12 +183,28 @@ class Bench:
         #: (profile, config) -> bytes of cloudcollect's state object after the cold run
         self.state_sizes: dict[tuple[str, str], int] = {}
 
+    def target(
+        self, profile: str, tool: str, root: Path, config: str, destination: int = 0
+    ) -> Target:
+        """Where ``tool`` publishes ``root``: a cold round after the first (``destination``
+        > 0) gets a bucket and a scratch space (config files, hash cache) of its own."""
+        bucket = bucket_name(profile, tool, config, destination)
+        scratch = self.workdir / "scratch" / profile / config / tool
+        if destination:
+            scratch = scratch.with_name(f"{tool}-r{destination}")
+        return Target(root, bucket, self.server.endpoint, scratch, self.args.baseline)
+
     def run_one(
-        self, profile: str, scenario: str, tool: str, root: Path, config: str = "env"
+        self,
+        profile: str,
+        scenario: str,
+        tool: str,
+        root: Path,
+        config: str = "env",
+        destination: int = 0,
     ) -> Result:
-        bucket = bucket_name(profile, tool, config)
-        scratch = self.workdir / "scratch" / profile / config
-        target = Target(root, bucket, self.server.endpoint, scratch / tool, self.args.baseline)
+        target = self.target(profile, tool, root, config, destination)
+        bucket = target.bucket
         argv, env = tools.command(tool, target, self.envs[config])
         before = snapshot(self.client, bucket)
         wait_past(before)
@@ -211,22 +233,32 @@ class Bench:
         print(f"{profile}: {info.files} files, {info.bytes / MIB:.1f} MiB in {root}", flush=True)
         shutil.rmtree(self.workdir / "scratch" / profile, ignore_errors=True)
         for scenario in SCENARIOS:
-            rounds = 1 if scenario == "cold" else self.args.repeat
-            self.medians_of(rounds, profile, scenario, root)
+            self.medians_of(self.args.repeat, profile, scenario, root)
 
-    def medians_of(self, count: int, profile: str, scenario: str, root: Path) -> None:
+    def medians_of(
+        self,
+        count: int,
+        profile: str,
+        scenario: str,
+        root: Path,
+        configs: list[str] | None = None,
+        names: list[str] | None = None,
+    ) -> None:
         """Run ``scenario`` in ``count`` rounds: each prepares the tree (:meth:`prepare`),
-        then runs every tool of the scenario once in every configuration, so that a
-        machine whose speed drifts over the minutes weighs on every tool alike. Keep for
-        each tool and configuration the median time, the highest peak RSS and the most
-        objects uploaded of its runs."""
-        names = [tool for tool in self.args.tools if tools.runs_in(tool, scenario)]
+        then runs every tool of the scenario (``names``) once in every configuration
+        (``configs``; default: all of them), so that a machine whose speed drifts over the
+        minutes weighs on every tool alike. A cold round after the first publishes into
+        fresh buckets (:meth:`target`). Keep for each tool and configuration the median
+        time, the highest peak RSS and the most objects uploaded of its runs."""
+        if names is None:
+            names = [tool for tool in self.args.tools if tools.runs_in(tool, scenario)]
         runs: dict[tuple[str, str], list[Result]] = {}
         for number in range(max(1, count)):
             self.prepare(scenario, root, number)
-            for config in self.args.aws_configs:
+            destination = number if scenario == "cold" else 0
+            for config in configs or self.args.aws_configs:
                 for tool in names:
-                    result = self.run_one(profile, scenario, tool, root, config)
+                    result = self.run_one(profile, scenario, tool, root, config, destination)
                     runs.setdefault((config, tool), []).append(result)
         for mine in runs.values():
             for run in mine:
@@ -261,9 +293,8 @@ class Bench:
                 other.unlink()
         print(f"big file: {path} ({self.args.big_mib} MiB)", flush=True)
         config = self.args.aws_configs[0]
-        for tool in self.args.tools:
-            if tool not in ONLY_IN:
-                self.run_one("big", "cold", tool, root, config)
+        names = [tool for tool in self.args.tools if tool not in ONLY_IN]
+        self.medians_of(self.args.repeat, "big", "cold", root, [config], names)
         tree.touch_all(root)  # a miss in the hash cache: the whole file is hashed again
         self.run_one("big", "touched", "cloudcollect", root, config)
 
@@ -288,7 +319,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--repeat", type=int, default=3, help="rounds of every scenario but cold (median kept)"
+        "--repeat", type=int, default=3, help="rounds of every scenario (median kept)"
     )
     parser.add_argument("--big-mib", type=int, default=2048, help="big file size; 0: skip")
     parser.add_argument("--big-dir", type=Path, default=Path("/tmp/cloudcollect-bench-big"))
@@ -341,13 +372,25 @@ def selected_profiles(choice: str) -> list[str]:
 
 
 def all_buckets(
-    profiles: Iterable[str], names: Iterable[str], configs: Iterable[str], big: bool
+    profiles: Iterable[str],
+    names: Iterable[str],
+    configs: Iterable[str],
+    big: bool,
+    rounds: int = 1,
 ) -> tuple[str, ...]:
-    configs = list(configs)
-    buckets = [bucket_name(p, t, c) for p in profiles for t in names for c in configs]
+    """Every bucket a run uses: each tool's per profile and configuration, and one more
+    for each cold round after the first; the same for the big file (first config)."""
+    configs, names = list(configs), list(names)
+    places = [(p, t, c) for p in profiles for t in names for c in configs]
     if big:
-        first = next(iter(configs))
-        buckets += [bucket_name("big", t, first) for t in names if t not in ONLY_IN]
+        places += [("big", t, configs[0]) for t in names if t not in ONLY_IN]
+    buckets = [bucket_name(*place) for place in places]
+    for destination in range(1, rounds):
+        buckets += [
+            bucket_name(profile, tool, config, destination)
+            for profile, tool, config in places
+            if tools.runs_in(tool, "cold")
+        ]
     return tuple(buckets)
 
 
@@ -370,7 +413,9 @@ def main(argv: list[str]) -> int:
         args.baseline_commit = commit(args.baseline)
         args.baseline = package_only(args.baseline, args.workdir / "baseline-path")
     shutil.rmtree(args.workdir / "seaweedfs", ignore_errors=True)
-    buckets = all_buckets(profiles, args.tools, args.aws_configs, args.big_mib > 0)
+    buckets = all_buckets(
+        profiles, args.tools, args.aws_configs, args.big_mib > 0, max(1, args.repeat)
+    )
     sts = "token" in args.aws_configs
     server = SeaweedServer(args.workdir / "seaweedfs", buckets=buckets, https=False, sts=sts)
     server.start()

@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks import tree
 from benchmarks.report import MIB, SCENARIOS, Result, best_other, comparison, table, targets
-from benchmarks.run import Bench, is_own, parse_args
+from benchmarks.run import Bench, all_buckets, bucket_name, is_own, parse_args
 from benchmarks.tools import BASELINE, FLOOR, REPO, STARTUP, TOOLS, Target, command, runs_in
 
 
@@ -148,7 +148,14 @@ def test_rounds_take_turns_across_configs_and_keep_each_tools_median() -> None:
         ("token", "s5cmd"): iter([0.1, 0.5, 0.4]),
     }
 
-    def run_one(profile: str, scenario: str, tool: str, root: Path, config: str = "env") -> Result:
+    def run_one(
+        profile: str,
+        scenario: str,
+        tool: str,
+        root: Path,
+        config: str = "env",
+        destination: int = 0,
+    ) -> Result:
         order.append(f"{config} {tool}")
         result = Result(
             profile, scenario, tool, next(seconds[(config, tool)]), 0, 0, 50_000, 0, config, 0.1
@@ -169,16 +176,64 @@ def test_rounds_take_turns_across_configs_and_keep_each_tools_median() -> None:
     ]
 
 
-def test_cold_runs_once_and_every_other_scenario_in_rounds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_scenario_runs_in_rounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bench = bench_with(seed=1, scale=1.0, repeat=3)
     bench.workdir = tmp_path
     rounds: list[tuple[str, int]] = []
     monkeypatch.setattr(tree, "generate", lambda root, *a, **k: tree.TreeInfo(root, 0, 0))
-    bench.medians_of = lambda count, profile, scenario, root: rounds.append((scenario, count))  # type: ignore[method-assign]
+
+    def medians_of(
+        count: int,
+        profile: str,
+        scenario: str,
+        root: Path,
+        configs: list[str] | None = None,
+        names: list[str] | None = None,
+    ) -> None:
+        rounds.append((scenario, count))
+
+    bench.medians_of = medians_of  # type: ignore[method-assign]
     bench.profile("default")
-    assert rounds == [("cold", 1), ("no-op", 3), ("1% changed", 3), ("touched", 3)]
+    assert rounds == [("cold", 3), ("no-op", 3), ("1% changed", 3), ("touched", 3)]
+
+
+def test_a_cold_round_after_the_first_publishes_into_a_fresh_bucket_and_scratch(
+    tmp_path: Path,
+) -> None:
+    bench = bench_with(tools=["cloudcollect", "s5cmd", STARTUP], aws_configs=["env"], baseline=None)
+    bench.workdir = tmp_path
+    bench.server = argparse.Namespace(endpoint="http://127.0.0.1:1")
+    places: list[tuple[str, str, int]] = []
+
+    def run_one(
+        profile: str,
+        scenario: str,
+        tool: str,
+        root: Path,
+        config: str = "env",
+        destination: int = 0,
+    ) -> Result:
+        places.append((scenario, tool, destination))
+        result = no_op(tool, 0.5, config)
+        bench.results.append(result)
+        return result
+
+    bench.run_one = run_one  # type: ignore[method-assign]
+    for scenario in ("cold", "touched"):
+        bench.medians_of(3, "default", scenario, tmp_path)
+    assert places == [
+        *[("cold", tool, n) for n in range(3) for tool in ("cloudcollect", "s5cmd")],
+        *[("touched", tool, 0) for n in range(3) for tool in ("cloudcollect", "s5cmd")],
+    ]
+    targets = [bench.target("default", "cloudcollect", tmp_path, "env", n) for n in range(3)]
+    assert len({target.bucket for target in targets}) == 3
+    assert len({target.scratch for target in targets}) == 3
+    assert targets[0].bucket == bucket_name("default", "cloudcollect", "env")
+    buckets = all_buckets(["default"], ["cloudcollect", STARTUP], ["env", "token"], True, 3)
+    assert {target.bucket for target in targets} <= set(buckets)
+    assert bucket_name("big", "cloudcollect", "env", 2) in buckets
+    assert bucket_name("default", STARTUP, "env", 1) not in buckets  # it never runs cold
+    assert len(buckets) == len(set(buckets))
 
 
 def test_each_round_changes_other_files_and_touches_every_file_again(tmp_path: Path) -> None:
