@@ -236,6 +236,40 @@ def test_a_cold_round_after_the_first_publishes_into_a_fresh_bucket_and_scratch(
     assert len(buckets) == len(set(buckets))
 
 
+def test_the_big_files_cold_rounds_start_without_an_earlier_runs_hash_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bench = bench_with(tools=["cloudcollect"], aws_configs=["env"], seed=1, repeat=1)
+    bench.args.big_mib, bench.args.big_dir = 1, tmp_path / "big"
+    bench.workdir = tmp_path / "work"
+    left = bench.workdir / "scratch" / "big" / "env" / "cloudcollect" / "xdg-cache"
+    left.mkdir(parents=True)  # a reused --workdir: an earlier run's cache
+    (left / "md5-v1.log").write_text("cloudcollect-md5-cache 1\n")
+    monkeypatch.setattr(tree, "big_file", lambda path, size, seed: _written(path))
+    seen: list[bool] = []
+
+    def medians_of(
+        count: int,
+        profile: str,
+        scenario: str,
+        root: Path,
+        configs: list[str] | None = None,
+        names: list[str] | None = None,
+    ) -> None:
+        seen.append(left.exists())
+
+    bench.medians_of = medians_of  # type: ignore[method-assign]
+    bench.run_one = lambda *args, **kwargs: no_op("cloudcollect", 1.0)  # type: ignore[method-assign]
+    bench.big_file()
+    assert seen == [False]
+
+
+def _written(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return path
+
+
 def test_each_round_changes_other_files_and_touches_every_file_again(tmp_path: Path) -> None:
     for number in range(300):
         (tmp_path / f"f{number}.css").write_bytes(b"body { color: red }" * 8)
