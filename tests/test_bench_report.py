@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -138,15 +139,10 @@ def bench_with(**args: object) -> Bench:
     return bench
 
 
-def test_rounds_take_turns_across_configs_and_keep_each_tools_median() -> None:
-    bench = bench_with(tools=["cloudcollect", "s5cmd", STARTUP], aws_configs=["env", "token"])
-    order: list[str] = []
-    seconds = {
-        ("env", "cloudcollect"): iter([0.9, 0.5, 0.6]),
-        ("env", "s5cmd"): iter([0.4, 0.3, 0.8]),
-        ("token", "cloudcollect"): iter([0.7, 0.7, 0.2]),
-        ("token", "s5cmd"): iter([0.1, 0.5, 0.4]),
-    }
+def fake_run_one(bench: Bench, seconds: Callable[[str, str], float]) -> list[tuple[str, ...]]:
+    """Replace ``bench.run_one``: each call is recorded as (scenario, config, tool,
+    destination) and gives a Result of ``seconds(config, tool)``."""
+    calls: list[tuple[str, ...]] = []
 
     def run_one(
         profile: str,
@@ -156,18 +152,49 @@ def test_rounds_take_turns_across_configs_and_keep_each_tools_median() -> None:
         config: str = "env",
         destination: int = 0,
     ) -> Result:
-        order.append(f"{config} {tool}")
-        result = Result(
-            profile, scenario, tool, next(seconds[(config, tool)]), 0, 0, 50_000, 0, config, 0.1
-        )
+        calls.append((scenario, config, tool, str(destination)))
+        time = seconds(config, tool)
+        result = Result(profile, scenario, tool, time, 0, 0, 50_000, 0, config, time)
         bench.results.append(result)
         return result
 
     bench.run_one = run_one  # type: ignore[method-assign]
-    bench.prepare = lambda scenario, root, number: order.append(f"prepare {number}")  # type: ignore[method-assign]
+    return calls
+
+
+def fake_medians_of(bench: Bench, called: Callable[[str, int], None]) -> None:
+    """Replace ``bench.medians_of`` by ``called(scenario, rounds)``."""
+
+    def medians_of(
+        count: int,
+        profile: str,
+        scenario: str,
+        root: Path,
+        configs: list[str] | None = None,
+        names: list[str] | None = None,
+    ) -> None:
+        called(scenario, count)
+
+    bench.medians_of = medians_of  # type: ignore[method-assign]
+
+
+def test_rounds_take_turns_across_configs_and_keep_each_tools_median() -> None:
+    bench = bench_with(tools=["cloudcollect", "s5cmd", STARTUP], aws_configs=["env", "token"])
+    seconds = {
+        ("env", "cloudcollect"): iter([0.9, 0.5, 0.6]),
+        ("env", "s5cmd"): iter([0.4, 0.3, 0.8]),
+        ("token", "cloudcollect"): iter([0.7, 0.7, 0.2]),
+        ("token", "s5cmd"): iter([0.1, 0.5, 0.4]),
+    }
+    calls = fake_run_one(bench, lambda config, tool: next(seconds[(config, tool)]))
+    bench.prepare = lambda scenario, root, number: calls.append(("prepare", str(number)))  # type: ignore[method-assign]
     bench.medians_of(3, "default", "touched", Path("."))
-    one_round = ["env cloudcollect", "env s5cmd", "token cloudcollect", "token s5cmd"]
-    assert order == [step for n in range(3) for step in [f"prepare {n}", *one_round]]
+    one_round = [
+        ("touched", config, tool, "0")
+        for config in ("env", "token")
+        for tool in ("cloudcollect", "s5cmd")
+    ]
+    assert calls == [step for n in range(3) for step in [("prepare", str(n)), *one_round]]
     assert [(r.config, r.tool, r.seconds) for r in bench.results] == [
         ("env", "cloudcollect", 0.6),
         ("env", "s5cmd", 0.4),
@@ -181,18 +208,7 @@ def test_every_scenario_runs_in_rounds(tmp_path: Path, monkeypatch: pytest.Monke
     bench.workdir = tmp_path
     rounds: list[tuple[str, int]] = []
     monkeypatch.setattr(tree, "generate", lambda root, *a, **k: tree.TreeInfo(root, 0, 0))
-
-    def medians_of(
-        count: int,
-        profile: str,
-        scenario: str,
-        root: Path,
-        configs: list[str] | None = None,
-        names: list[str] | None = None,
-    ) -> None:
-        rounds.append((scenario, count))
-
-    bench.medians_of = medians_of  # type: ignore[method-assign]
+    fake_medians_of(bench, lambda scenario, count: rounds.append((scenario, count)))
     bench.profile("default")
     assert rounds == [("cold", 3), ("no-op", 3), ("1% changed", 3), ("touched", 3)]
 
@@ -203,25 +219,10 @@ def test_a_cold_round_after_the_first_publishes_into_a_fresh_bucket_and_scratch(
     bench = bench_with(tools=["cloudcollect", "s5cmd", STARTUP], aws_configs=["env"], baseline=None)
     bench.workdir = tmp_path
     bench.server = argparse.Namespace(endpoint="http://127.0.0.1:1")
-    places: list[tuple[str, str, int]] = []
-
-    def run_one(
-        profile: str,
-        scenario: str,
-        tool: str,
-        root: Path,
-        config: str = "env",
-        destination: int = 0,
-    ) -> Result:
-        places.append((scenario, tool, destination))
-        result = no_op(tool, 0.5, config)
-        bench.results.append(result)
-        return result
-
-    bench.run_one = run_one  # type: ignore[method-assign]
+    calls = fake_run_one(bench, lambda config, tool: 0.5)
     for scenario in ("cold", "touched"):
         bench.medians_of(3, "default", scenario, tmp_path)
-    assert places == [
+    assert [(scenario, tool, int(n)) for scenario, _, tool, n in calls] == [
         *[("cold", tool, n) for n in range(3) for tool in ("cloudcollect", "s5cmd")],
         *[("touched", tool, 0) for n in range(3) for tool in ("cloudcollect", "s5cmd")],
     ]
@@ -247,19 +248,8 @@ def test_the_big_files_cold_rounds_start_without_an_earlier_runs_hash_cache(
     (left / "md5-v1.log").write_text("cloudcollect-md5-cache 1\n")
     monkeypatch.setattr(tree, "big_file", lambda path, size, seed: _written(path))
     seen: list[bool] = []
-
-    def medians_of(
-        count: int,
-        profile: str,
-        scenario: str,
-        root: Path,
-        configs: list[str] | None = None,
-        names: list[str] | None = None,
-    ) -> None:
-        seen.append(left.exists())
-
-    bench.medians_of = medians_of  # type: ignore[method-assign]
-    bench.run_one = lambda *args, **kwargs: no_op("cloudcollect", 1.0)  # type: ignore[method-assign]
+    fake_medians_of(bench, lambda scenario, count: seen.append(left.exists()))
+    fake_run_one(bench, lambda config, tool: 1.0)
     bench.big_file()
     assert seen == [False]
 
