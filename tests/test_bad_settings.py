@@ -367,6 +367,28 @@ def test_through_the_flask_command_in_a_subprocess(tmp_path: Path, bucket: Bucke
     assert bucket.keys() == set()
 
 
+# -- AWS files botocore cannot parse -------------------------------------------------------
+
+#: A section header left open; bytes that are not UTF-8.
+UNPARSABLE_AWS_FILES = [b"[default\nregion = us-east-1\n", b"[default]\nregion = \xff\xfe\n"]
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("variable", ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"])
+@pytest.mark.parametrize("transport", ["fast", "botocore"])
+def test_an_aws_file_botocore_cannot_parse_exits_2_naming_it(
+    variable: str, transport: str, bucket: Bucket, tmp_path: Path
+) -> None:
+    """Also with the keys in the environment: botocore reads both files for the profile."""
+    config = base_config(bucket) | {"CLOUDCOLLECT_TRANSPORT": transport}
+    for number, content in enumerate(UNPARSABLE_AWS_FILES):
+        path = tmp_path / f"aws-file-{number}"
+        path.write_bytes(content)
+        result = invoke(bare_app(tmp_path, config), [], {variable: str(path)})
+        assert_usage_error(result, str(path))
+    assert bucket.keys() == set()
+
+
 # -- an endpoint that answers 301 to everything ---------------------------------------------
 
 

@@ -106,6 +106,29 @@ def test_an_unknown_profile_is_a_config_error() -> None:
 
 
 @pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"AWS_PROFILE": "nobody"}, "AWS_PROFILE"),
+        ({"AWS_DEFAULT_PROFILE": "nobody"}, "AWS_DEFAULT_PROFILE"),
+        ({"AWS_DEFAULT_PROFILE": "nobody", "AWS_PROFILE": "default"}, "AWS_DEFAULT_PROFILE"),
+    ],
+)
+def test_an_unknown_profile_from_the_environment_names_its_variable(
+    env: dict[str, str], named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not CLOUDCOLLECT_PROFILE, which is unset; botocore reads AWS_DEFAULT_PROFILE first."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as raised:
+        aws_session(ENDPOINT)
+    assert raised.value.key == named
+    assert str(raised.value).startswith(f"{named}: ")
+    assert "CLOUDCOLLECT_PROFILE" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
     ("settings", "url"),
     [
         (ENDPOINT, "http://127.0.0.1:9000/site/a%20b/c~.css"),

@@ -89,7 +89,10 @@ class Endpoint:
 
 
 def aws_session(settings: Settings) -> botocore.session.Session:
-    """botocore's session for ``settings.profile``; ConfigError for an unknown profile."""
+    """botocore's session for ``settings.profile``. ConfigError (exit 2, before any
+    request) for an unknown profile, naming where it was chosen (``CLOUDCOLLECT_PROFILE``,
+    else ``AWS_DEFAULT_PROFILE`` or ``AWS_PROFILE``, in botocore's order), and for an AWS
+    config or shared credentials file botocore cannot parse, naming the file."""
     import botocore.exceptions
     import botocore.session
 
@@ -97,8 +100,22 @@ def aws_session(settings: Settings) -> botocore.session.Session:
     try:
         session.get_scoped_config()
     except botocore.exceptions.ProfileNotFound as error:
-        raise ConfigError(f"CLOUDCOLLECT_PROFILE: {error}", key="CLOUDCOLLECT_PROFILE") from None
+        source = _profile_source(settings)
+        raise ConfigError(f"{source}: {error}", key=source) from None
+    except botocore.exceptions.ConfigParseError as error:
+        message = f"{error} (an AWS config or shared credentials file); fix or move it"
+        raise ConfigError(message) from None
     return session
+
+
+def _profile_source(settings: Settings) -> str:
+    """The setting or variable that named the profile botocore looks for."""
+    if settings.profile:
+        return "CLOUDCOLLECT_PROFILE"
+    return next(
+        (name for name in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE") if os.environ.get(name)),
+        "AWS_PROFILE",
+    )
 
 
 def choose_transport(
