@@ -389,6 +389,27 @@ def test_an_aws_file_botocore_cannot_parse_exits_2_naming_it(
     assert bucket.keys() == set()
 
 
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("transport", ["fast", "botocore"])
+def test_partial_credentials_are_exit_3_with_one_line_naming_what_is_missing(
+    transport: str, bucket: Bucket, tmp_path: Path
+) -> None:
+    """botocore's client loads the credentials as it is made, the fast transport at its
+    first request: the same exit and the same words, no traceback, no key id shown."""
+    key_id = bucket.server.env()["AWS_ACCESS_KEY_ID"]
+    config = base_config(bucket) | {"CLOUDCOLLECT_TRANSPORT": transport}
+    env = {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": ""}
+    result = invoke(bare_app(tmp_path, config), [], env)
+    assert result.exit_code == 3, (result.output, result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    assert "credentials could not be loaded" in errors[0]
+    assert "missing: AWS_SECRET_ACCESS_KEY" in errors[0]
+    assert key_id not in result.output
+    assert bucket.keys() == set()
+
+
 # -- an endpoint that answers 301 to everything ---------------------------------------------
 
 

@@ -182,7 +182,7 @@ def test_missing_bucket_and_wrong_secret(
     with pytest.raises(TransportError) as missing:
         gone.send(Request("HeadBucket"))
     assert missing.value.code == "404"
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret-of-this-bucket")
     rejected = opened(s3_settings(bucket), kind)
     with pytest.raises(TransportError) as denied:
         rejected.send(Request("ListObjectsV2"))
@@ -365,6 +365,20 @@ def test_no_credentials_is_a_credentials_failure(
     with pytest.raises(TransportError) as failed:
         transport.send(Request("HeadBucket"))
     assert failed.value.code == "NoCredentialsError"
+
+
+def test_partial_credentials_say_which_one_is_missing_and_no_value(
+    bucket: Bucket, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key id without its secret: botocore's message names the variable to set."""
+    key_id = bucket.server.env()["AWS_ACCESS_KEY_ID"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(TransportError) as failed:  # botocore's: as the client is made
+        opened(s3_settings(bucket), kind).send(Request("HeadBucket"))
+    assert failed.value.code == "CredentialsError"
+    assert "missing: AWS_SECRET_ACCESS_KEY" in str(failed.value)
+    assert key_id not in str(failed.value)
 
 
 def test_a_file_that_shrank_fails_as_source_changed(

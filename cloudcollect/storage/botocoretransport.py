@@ -219,7 +219,14 @@ def _add_content_md5(request: Any, **_: Any) -> None:
 
 def make_client(settings: Settings, session: botocore.session.Session, pool_size: int) -> Any:
     """botocore's S3 client for ``settings``: one attempt per call, payloads unsigned
-    unless the profile asks otherwise; ConfigError for a bad endpoint URL."""
+    unless the profile asks otherwise; ConfigError for a bad endpoint URL. botocore loads
+    the credentials when it creates the client: a credential chain that fails (partial
+    keys, an incomplete role profile, a failing credential process) is the TransportError
+    the fast transport raises at its first request."""
+    try:
+        session.get_credentials()  # kept by the session for create_client
+    except bce.BotoCoreError as error:
+        raise credentials_error(error) from None
     try:
         return session.create_client(
             "s3",

@@ -174,12 +174,17 @@ class FastTransport:
 
 
 def credentials_error(error: Exception) -> TransportError:
-    """The TransportError for credentials botocore could not load or refresh."""
+    """The TransportError for credentials botocore could not load or refresh. Only the
+    error's class is told, as other messages can quote a credential process's output;
+    a PartialCredentialsError's message names a provider and a setting, never a value,
+    and says what to fix ("... found in env, missing: AWS_SECRET_ACCESS_KEY")."""
     import botocore.exceptions
 
     if isinstance(error, (botocore.exceptions.NoCredentialsError,)):
         return TransportError("NoCredentialsError", "no AWS credentials found")
     name = type(error).__name__
+    if isinstance(error, botocore.exceptions.PartialCredentialsError):
+        name = f"{name}: {error}"
     return TransportError("CredentialsError", f"credentials could not be loaded ({name})")
 
 

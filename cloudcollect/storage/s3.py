@@ -78,7 +78,9 @@ class S3Storage:
         """The storage for ``settings`` (the provider preset fills what is unset).
         ConfigError, before any request, for a missing bucket, a header rule S3 cannot
         store, an unknown profile, a bad endpoint URL, an unusable CA bundle, credentials
-        with a control character, or an option the chosen transport cannot honour."""
+        with a control character, or an option the chosen transport cannot honour;
+        FatalStorageError (exit 3) when botocore's client, which loads the credentials
+        as it is made, cannot load them (the fast transport says so at its first request)."""
         settings = providers.effective(settings)
         require(settings, "bucket")
         for _glob, rule in settings.headers:
@@ -88,7 +90,11 @@ class S3Storage:
         s3preflight.check_environment(settings, os.environ)
         session = awsenv.aws_session(settings)
         s3preflight.botocore_credentials(session, os.environ)
-        return cls(settings, open_transport(settings, settings.transport, session))
+        try:
+            transport = open_transport(settings, settings.transport, session)
+        except TransportError as failure:  # botocore's client loads the credentials at once
+            raise s3errors.storage_error(failure, "S3 client", None) from None
+        return cls(settings, transport)
 
     # -- requests -------------------------------------------------------------------------
 
