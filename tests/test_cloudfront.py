@@ -149,6 +149,18 @@ def test_a_failed_invalidation_is_exit_1_and_the_uploads_stay_done(
     assert "NoSuchDistribution" in str(report.fatal)
 
 
+def test_credentials_the_cloudfront_client_cannot_load_are_exit_3_and_the_uploads_stay_done(
+    tmp_path: Path, cloudfront: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore loads the credentials as it makes the client: a key id without its
+    secret is a StorageError in the Report, not an exception out of ``publish``."""
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    report = _second_release_uploads_a_change(tmp_path, cloudfront[1])
+    assert report.exit_code == 3, report.to_dict()
+    assert "PartialCredentialsError" in str(report.fatal)
+    assert invalidated_paths(*cloudfront) == []
+
+
 def _second_release_uploads_a_change(tmp_path: Path, distribution: str) -> Report:
     """Publish an app with ``distribution`` set, change one file, publish again: the
     second run's Report, after checking that the changed file was uploaded and stored."""

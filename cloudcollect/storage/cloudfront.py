@@ -58,9 +58,12 @@ def invalidate(report: Report, settings: Settings) -> None:
     if not distribution or not keys:
         return
     paths = invalidation_paths(keys, settings)
-    session = boto3.session.Session(profile_name=settings.profile)
     config = Config(retries={"mode": "standard", "total_max_attempts": settings.max_attempts})
-    client = session.client("cloudfront", config=config)
+    try:  # the client loads the credentials as it is made
+        session = boto3.session.Session(profile_name=settings.profile)
+        client = session.client("cloudfront", config=config)
+    except bce.BotoCoreError as error:
+        raise translate_error(error, "CreateInvalidation", distribution) from None
     try:
         answer = client.create_invalidation(
             DistributionId=distribution,
