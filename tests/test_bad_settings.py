@@ -11,6 +11,7 @@ shows what really happens (an upload, a traceback) instead of passing.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -407,6 +408,74 @@ def test_partial_credentials_are_exit_3_with_one_line_naming_what_is_missing(
     assert "credentials could not be loaded" in errors[0]
     assert "missing: AWS_SECRET_ACCESS_KEY" in errors[0]
     assert key_id not in result.output
+    assert bucket.keys() == set()
+
+
+def chain_failures(tmp: Path) -> list[tuple[str, dict[str, str], str, str]]:
+    """Credential chains botocore's providers fail with an error of Python's, not their
+    own: (id, environment, AWS config text, what the error line says)."""
+    missing = tmp / "no-such-file"
+    role = {"AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/site"}
+    not_found = f"FileNotFoundError: No such file or directory: {str(missing)!r}"
+    process = f"[default]\ncredential_process = {sys.executable} -c "  # split as by shlex
+    return [
+        (
+            "web identity token file missing",
+            role | {"AWS_WEB_IDENTITY_TOKEN_FILE": str(missing)},
+            "",
+            not_found,
+        ),
+        (
+            "credential process program missing",
+            {},
+            f"[default]\ncredential_process = {missing}\n",
+            not_found,
+        ),
+        ("credential process printing no JSON", {}, process + "print(1,2)\n", "JSONDecodeError"),
+        ("credential process printing a number", {}, process + "print(42)\n", "AttributeError"),
+        (
+            "container credentials on a refused host",
+            {"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://example.invalid/creds"},
+            "",
+            "ValueError",
+        ),
+    ]
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize("transport", ["fast", "botocore"])
+def test_a_credential_chain_failing_with_pythons_own_errors_is_exit_3_in_one_line(
+    transport: str, bucket: Bucket, tmp_path: Path
+) -> None:
+    """Web identity (EKS), a credential process (aws-vault, 1Password) and container
+    credentials (ECS) fail with OSError, ValueError and others, not botocore's errors:
+    the same exit 3 as any credential failure, no traceback, nothing written."""
+    config = base_config(bucket) | {"CLOUDCOLLECT_TRANSPORT": transport}
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    for name, env, aws_config, said in chain_failures(tmp_path):
+        config_path = tmp_path / "aws-config"
+        config_path.write_text(aws_config)
+        variables: dict[str, str | None] = {
+            "AWS_ACCESS_KEY_ID": None,
+            "AWS_SECRET_ACCESS_KEY": None,
+            "AWS_SESSION_TOKEN": None,
+            "AWS_CONFIG_FILE": str(config_path),
+            "AWS_SHARED_CREDENTIALS_FILE": str(empty),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            **env,
+        }
+        result = (
+            bare_app(tmp_path, config)
+            .test_cli_runner()
+            .invoke(cloudcollect_command, [], env=variables)
+        )
+        assert result.exit_code == 3, (name, result.output, result.exception)
+        assert "Traceback" not in result.output, name
+        errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1, (name, result.output)
+        assert "credentials could not be loaded" in errors[0], (name, errors)
+        assert said in errors[0], (name, errors)
     assert bucket.keys() == set()
 
 

@@ -161,6 +161,20 @@ def test_credentials_the_cloudfront_client_cannot_load_are_exit_3_and_the_upload
     assert invalidated_paths(*cloudfront) == []
 
 
+def test_a_credential_provider_failing_with_pythons_own_error_is_exit_3_too(
+    tmp_path: Path, cloudfront: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Container credentials on a host botocore refuses: a ValueError, not a botocore
+    error, as the client is made."""
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.invalid/creds")
+    report = _second_release_uploads_a_change(tmp_path, cloudfront[1])
+    assert report.exit_code == 3, report.to_dict()
+    assert "credentials could not be loaded (ValueError)" in str(report.fatal)
+    assert invalidated_paths(*cloudfront) == []
+
+
 def _second_release_uploads_a_change(tmp_path: Path, distribution: str) -> Report:
     """Publish an app with ``distribution`` set, change one file, publish again: the
     second run's Report, after checking that the changed file was uploaded and stored."""

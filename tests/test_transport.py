@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -326,34 +328,60 @@ def test_credentials_from_a_shared_credentials_profile(
     assert transport.send(Request("HeadBucket")).status == 200
 
 
-def test_refreshable_credentials_are_refreshed(
-    bucket: Bucket, kind: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A credential_process whose credentials expire within botocore's mandatory refresh
-    window (10 minutes) is asked again before every signature."""
-    env = bucket.server.env()
+def credential_process(tmp_path: Path, env: dict[str, str], then: str = "") -> Path:
+    """An AWS config whose profile ``proc`` runs a credential process; its credentials
+    expire within botocore's mandatory refresh window (10 minutes), so botocore asks it
+    again before every signature. Every call adds an ``x`` to ``tmp_path/calls``. With
+    ``then``, the calls after the first print that instead."""
     calls = tmp_path / "calls"
     script = tmp_path / "creds.py"
     script.write_text(
         "import datetime, json, pathlib\n"
         f"path = pathlib.Path({str(calls)!r})\n"
+        f"if {then!r} and path.exists():\n"
+        f"    print({then!r})\n"
+        "    raise SystemExit\n"
         "path.write_text(path.read_text() + 'x' if path.exists() else 'x')\n"
         "soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5)\n"
         f"print(json.dumps({{'Version': 1, 'AccessKeyId': {env['AWS_ACCESS_KEY_ID']!r},"
         f" 'SecretAccessKey': {env['AWS_SECRET_ACCESS_KEY']!r},"
         " 'Expiration': soon.isoformat()}))\n"
     )
-    import sys
-
     config = tmp_path / "config"
     config.write_text(f"[profile proc]\ncredential_process = {sys.executable} {script}\n")
+    return config
+
+
+def test_refreshable_credentials_are_refreshed(
+    bucket: Bucket, kind: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A credential_process whose credentials expire within botocore's mandatory refresh
+    window (10 minutes) is asked again before every signature."""
+    config = credential_process(tmp_path, bucket.server.env())
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     transport = opened(s3_settings(bucket, profile="proc"), kind)
     for _ in range(3):
         transport.send(Request("HeadBucket"))
-    assert len(calls.read_text()) >= 3
+    assert len((tmp_path / "calls").read_text()) >= 3
+
+
+def test_a_refresh_failing_with_pythons_own_error_is_a_credentials_failure(
+    bucket: Bucket, kind: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process prints no JSON the second time: botocore raises JSONDecodeError, not
+    one of its errors, from the refresh before a signature."""
+    config = credential_process(tmp_path, bucket.server.env(), then="1 2")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    transport = opened(s3_settings(bucket, profile="proc"), kind)
+    with pytest.raises(TransportError) as failed:
+        transport.send(Request("HeadBucket"))
+    assert failed.value.code == "CredentialsError"
+    assert "JSONDecodeError" in str(failed.value)
+    assert (tmp_path / "calls").read_text() == "x"
 
 
 def test_no_credentials_is_a_credentials_failure(

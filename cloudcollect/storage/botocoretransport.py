@@ -97,9 +97,13 @@ class BotocoreTransport:
         self.client.close()
 
     def _remember_credentials(self, **_: Any) -> None:
-        """Give redact the credentials the signer is about to use (a refresh happens here)."""
-        source = self._credentials() if self._credentials is not None else None
-        frozen = source.get_frozen_credentials() if source is not None else None
+        """Give redact the credentials the signer is about to use (a refresh happens here:
+        what it raises is the TransportError of ``credentials_error``)."""
+        try:
+            source = self._credentials() if self._credentials is not None else None
+            frozen = source.get_frozen_credentials() if source is not None else None
+        except Exception as error:  # anything the chain raises
+            raise credentials_error(error) from None
         if frozen is not None:
             redact.remember_credentials(frozen)
 
@@ -225,7 +229,7 @@ def make_client(settings: Settings, session: botocore.session.Session, pool_size
     the fast transport raises at its first request."""
     try:
         session.get_credentials()  # kept by the session for create_client
-    except bce.BotoCoreError as error:
+    except Exception as error:  # anything the chain raises (credentials_error)
         raise credentials_error(error) from None
     try:
         return session.create_client(

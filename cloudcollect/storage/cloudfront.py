@@ -28,7 +28,8 @@ from ..baseurl import object_url
 from ..config import Settings
 from ..keys import quote_key
 from ..report import DELETED, UPLOADED, Report
-from .s3errors import translate_error
+from .fasttransport import credentials_error
+from .s3errors import storage_error, translate_error
 
 MAX_PATHS = 3000
 
@@ -64,6 +65,9 @@ def invalidate(report: Report, settings: Settings) -> None:
         client = session.client("cloudfront", config=config)
     except bce.BotoCoreError as error:
         raise translate_error(error, "CreateInvalidation", distribution) from None
+    except Exception as error:  # a credential provider's own (see credentials_error)
+        failure = credentials_error(error)
+        raise storage_error(failure, "CreateInvalidation", distribution) from None
     try:
         answer = client.create_invalidation(
             DistributionId=distribution,

@@ -155,37 +155,41 @@ class FastTransport:
         return signed
 
     def _frozen_credentials(self) -> Any:
-        import botocore.exceptions
-
         with self._lock:
             if self._credentials is None:
                 try:
                     self._credentials = self._load_credentials()
-                except botocore.exceptions.BotoCoreError as error:
+                except Exception as error:  # anything the chain raises (credentials_error)
                     raise credentials_error(error) from None
                 if self._credentials is None:
                     raise TransportError("NoCredentialsError", "no AWS credentials found")
         try:
             frozen = self._credentials.get_frozen_credentials()
-        except botocore.exceptions.BotoCoreError as error:  # a refresh failed
+        except Exception as error:  # a refresh failed
             raise credentials_error(error) from None
         redact.remember_credentials(frozen)  # a set refreshed since is scrubbed too
         return frozen
 
 
 def credentials_error(error: Exception) -> TransportError:
-    """The TransportError for credentials botocore could not load or refresh. Only the
-    error's class is told, as other messages can quote a credential process's output;
-    a PartialCredentialsError's message names a provider and a setting, never a value,
-    and says what to fix ("... found in env, missing: AWS_SECRET_ACCESS_KEY")."""
+    """The TransportError for credentials botocore's chain could not load or refresh,
+    whatever it raised: besides its own errors, a provider can raise OSError (a web
+    identity token file or a credential process's program that is missing) or ValueError
+    (a credential process printing no JSON, a container credentials URI on a host it
+    refuses). Only the error's class is told, as messages can quote a credential
+    process's output. Two kinds say more and name no secret: a PartialCredentialsError
+    names a provider and a setting ("... found in env, missing: AWS_SECRET_ACCESS_KEY"),
+    and an OSError the file it could not use."""
     import botocore.exceptions
 
     if isinstance(error, (botocore.exceptions.NoCredentialsError,)):
         return TransportError("NoCredentialsError", "no AWS credentials found")
-    name = type(error).__name__
+    detail = type(error).__name__
     if isinstance(error, botocore.exceptions.PartialCredentialsError):
-        name = f"{name}: {error}"
-    return TransportError("CredentialsError", f"credentials could not be loaded ({name})")
+        detail += f": {error}"
+    elif isinstance(error, OSError) and error.filename is not None:
+        detail += f": {error.strerror}: {os.fsdecode(error.filename)!r}"
+    return TransportError("CredentialsError", f"credentials could not be loaded ({detail})")
 
 
 def _read_body(answer: Any, request: Request, where: str) -> bytes:

@@ -79,8 +79,7 @@ class S3Storage:
         ConfigError, before any request, for a missing bucket, a header rule S3 cannot
         store, an unknown profile, a bad endpoint URL, an unusable CA bundle, credentials
         with a control character, or an option the chosen transport cannot honour;
-        FatalStorageError (exit 3) when botocore's client, which loads the credentials
-        as it is made, cannot load them (the fast transport says so at its first request)."""
+        FatalStorageError when botocore's client cannot load the credentials it is made with."""
         settings = providers.effective(settings)
         require(settings, "bucket")
         for _glob, rule in settings.headers:
@@ -91,10 +90,9 @@ class S3Storage:
         session = awsenv.aws_session(settings)
         s3preflight.botocore_credentials(session, os.environ)
         try:
-            transport = open_transport(settings, settings.transport, session)
+            return cls(settings, open_transport(settings, settings.transport, session))
         except TransportError as failure:  # botocore's client loads the credentials at once
             raise s3errors.storage_error(failure, "S3 client", None) from None
-        return cls(settings, transport)
 
     # -- requests -------------------------------------------------------------------------
 

@@ -97,15 +97,13 @@ def check_credentials(credentials: Credentials, source: str, environ: Mapping[st
 
 def botocore_credentials(session: Any, environ: Mapping[str, str]) -> None:
     """:func:`check_credentials` for what a botocore session resolved (nothing if none,
-    or if the chain fails: the first request reports that)."""
-    import botocore.exceptions
-
+    or if the chain fails, whatever it raises: the first request reports that)."""
     try:
         resolved = session.get_credentials()
         if resolved is None:
             return
         frozen = resolved.get_frozen_credentials()
-    except botocore.exceptions.BotoCoreError:
+    except Exception:  # reported by the transport (``fasttransport.credentials_error``)
         return
     credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
     check_credentials(credentials, str(getattr(resolved, "method", "botocore")), environ)
