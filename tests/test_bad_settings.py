@@ -479,6 +479,30 @@ def test_a_credential_chain_failing_with_pythons_own_errors_is_exit_3_in_one_lin
     assert bucket.keys() == set()
 
 
+#: Proxies no transport can use: (variable, value, what the message says).
+BAD_PROXIES = [
+    ("HTTP_PROXY", "http://user:pw-of-the-proxy@[::1", "is not a proxy URL that can be parsed"),
+    ("http_proxy", "socks5://user:pw-of-the-proxy@127.0.0.1:1080", "a socks5:// proxy"),
+]
+
+
+@pytest.mark.seaweedfs
+@pytest.mark.parametrize(("name", "value", "said"), BAD_PROXIES)
+@pytest.mark.parametrize("transport", ["fast", "botocore"])
+def test_a_proxy_no_transport_can_use_exits_2_naming_its_variable(
+    name: str, value: str, said: str, transport: str, bucket: Bucket, tmp_path: Path
+) -> None:
+    """Before: a traceback on the fast transport, a storage error at the first request
+    on botocore's (which reads ``socks5://h`` as an HTTP proxy at host ``socks5``)."""
+    config = base_config(bucket) | {"CLOUDCOLLECT_TRANSPORT": transport}
+    env = {name: value, "NO_PROXY": None, "no_proxy": None}
+    result = bare_app(tmp_path, config).test_cli_runner().invoke(cloudcollect_command, [], env=env)
+    assert_usage_error(result, name)
+    assert said in result.output
+    assert "pw-of-the-proxy" not in result.output
+    assert bucket.keys() == set()
+
+
 # -- an endpoint that answers 301 to everything ---------------------------------------------
 
 

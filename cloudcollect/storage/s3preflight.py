@@ -11,6 +11,9 @@
   remembered for ``redact.scrub``.
 - A region or endpoint botocore refuses (``AWS_DEFAULT_REGION="us east"``,
   ``AWS_ENDPOINT_URL_S3="http://[::1"``) is a ConfigError naming where it came from.
+- So is a proxy from the environment that cannot be used: a URL that does not parse, or
+  a scheme other than http and https (botocore reads ``socks5://h:1080`` as an HTTP proxy
+  at host ``socks5``). Its value is not shown: it may hold a password.
 
 A 3xx answer without ``x-amz-bucket-region`` (an endpoint that redirects everything) is
 handled by the transports themselves: it fails at once (exit 3 at the preflight).
@@ -24,10 +27,13 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+import urllib3
+
 from .. import redact
 from ..config import Settings
 from ..errors import ConfigError
 from ..values import CONTROL, endpoint_problem, region_problem
+from . import awsenv
 
 _CA_SOURCES = ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE")
 
@@ -126,6 +132,30 @@ def check_environment(settings: Settings, environ: Mapping[str, str]) -> None:
         value, name = next(((environ[n], n) for n in sources if environ.get(n)), ("", ""))
         if not given and value and (message := problem(value)):
             raise ConfigError(f"{name} {message}", key=name)
+    check_proxy(settings.endpoint_url or "https://s3.amazonaws.com/", environ)
+
+
+def check_proxy(url: str, environ: Mapping[str, str]) -> None:
+    """ConfigError naming the variable (``https_proxy``, ``HTTPS_PROXY``, ... as urllib
+    reads them, lower case first) when the proxy the transports would send ``url``
+    through cannot be used (see the module docstring); nothing without a proxy."""
+    proxy = awsenv.proxy_for(url)
+    if proxy is None:
+        return
+    scheme = urlsplit(url).scheme
+    names = (f"{scheme}_proxy", f"{scheme.upper()}_PROXY")
+    name = next((n for n in names if environ.get(n)), names[1])
+    inner = proxy.partition("://")[2]
+    if "://" in inner:  # botocore put http:// before a scheme it does not know
+        given = inner.partition("://")[0]
+        message = f"{name}: a {given}:// proxy cannot be used, only http:// and https://"
+        raise ConfigError(message, key=name)
+    try:
+        urlsplit(proxy)
+        urllib3.util.parse_url(proxy)
+    except ValueError:
+        message = f"{name} is not a proxy URL that can be parsed (its value is not shown)"
+        raise ConfigError(message, key=name) from None
 
 
 def client_value_error(
