@@ -234,6 +234,26 @@ def test_persistent_errors_end_after_max_attempts(
     assert (internal.value.code, internal.value.retries) == ("500", 2)
 
 
+@pytest.mark.parametrize(
+    "aws", [{"AWS_MAX_ATTEMPTS": "1"}, {"AWS_MAX_ATTEMPTS": "9", "AWS_RETRY_MODE": "legacy"}]
+)
+def test_the_aws_configurations_retry_settings_are_not_read(
+    bucket: Bucket,
+    fault_proxy: FaultProxy,
+    kind: str,
+    aws: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README: CLOUDCOLLECT_MAX_ATTEMPTS alone sets the attempts, on both transports."""
+    for name, value in aws.items():
+        monkeypatch.setenv(name, value)
+    transport = opened(s3_settings(bucket, endpoint_url=fault_proxy.url, max_attempts=3), kind)
+    fault_proxy.add(Fault("HeadObject", "k", error(500, "InternalError"), times=None))
+    with pytest.raises(TransportError) as internal:
+        transport.send(Request("HeadObject", "k"))
+    assert (internal.value.code, internal.value.retries) == ("500", 2)
+
+
 def test_200_with_an_error_document_is_retried_except_an_object_body(
     bucket: Bucket, fault_proxy: FaultProxy, proxied: Transport
 ) -> None:
