@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,7 +232,10 @@ def bare_app(root: Path, config: dict[str, Any]) -> Flask:
     return app
 
 
-def invoke(app: Flask, args: list[str] | None = None, env: dict[str, str] | None = None) -> Result:
+def invoke(
+    app: Flask, args: list[str] | None = None, env: Mapping[str, str | None] | None = None
+) -> Result:
+    """The command's result; ``env`` adds variables for the call, None removes one."""
     return app.test_cli_runner().invoke(cloudcollect_command, args or [], env=env)
 
 
@@ -239,6 +243,15 @@ def assert_usage_error(result: Result, name: str) -> None:
     assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
     assert name in result.output
     assert "Traceback" not in result.output
+
+
+def the_one_error_line(result: Result, exit_code: int) -> str:
+    """The ``error:`` line of a run that ended with ``exit_code``: one, no traceback."""
+    assert result.exit_code == exit_code, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
 
 
 @pytest.mark.seaweedfs
@@ -401,12 +414,9 @@ def test_partial_credentials_are_exit_3_with_one_line_naming_what_is_missing(
     config = base_config(bucket) | {"CLOUDCOLLECT_TRANSPORT": transport}
     env = {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": ""}
     result = invoke(bare_app(tmp_path, config), [], env)
-    assert result.exit_code == 3, (result.output, result.exception)
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.output
-    assert "credentials could not be loaded" in errors[0]
-    assert "missing: AWS_SECRET_ACCESS_KEY" in errors[0]
+    error = the_one_error_line(result, 3)
+    assert "credentials could not be loaded" in error
+    assert "missing: AWS_SECRET_ACCESS_KEY" in error
     assert key_id not in result.output
     assert bucket.keys() == set()
 
@@ -465,17 +475,9 @@ def test_a_credential_chain_failing_with_pythons_own_errors_is_exit_3_in_one_lin
             "AWS_EC2_METADATA_DISABLED": "true",
             **env,
         }
-        result = (
-            bare_app(tmp_path, config)
-            .test_cli_runner()
-            .invoke(cloudcollect_command, [], env=variables)
-        )
-        assert result.exit_code == 3, (name, result.output, result.exception)
-        assert "Traceback" not in result.output, name
-        errors = [line for line in result.output.splitlines() if line.startswith("error:")]
-        assert len(errors) == 1, (name, result.output)
-        assert "credentials could not be loaded" in errors[0], (name, errors)
-        assert said in errors[0], (name, errors)
+        error = the_one_error_line(invoke(bare_app(tmp_path, config), [], variables), 3)
+        assert "credentials could not be loaded" in error, (name, error)
+        assert said in error, (name, error)
     assert bucket.keys() == set()
 
 
@@ -492,11 +494,11 @@ BAD_PROXIES = [
 def test_a_proxy_no_transport_can_use_exits_2_naming_its_variable(
     name: str, value: str, said: str, transport: str, bucket: Bucket, tmp_path: Path
 ) -> None:
-    """Before: a traceback on the fast transport, a storage error at the first request
-    on botocore's (which reads ``socks5://h`` as an HTTP proxy at host ``socks5``)."""
+    """Checked before any request, alike on both transports (botocore's would read
+    ``socks5://h`` as an HTTP proxy at host ``socks5``); the password is not shown."""
     config = base_config(bucket) | {"CLOUDCOLLECT_TRANSPORT": transport}
     env = {name: value, "NO_PROXY": None, "no_proxy": None}
-    result = bare_app(tmp_path, config).test_cli_runner().invoke(cloudcollect_command, [], env=env)
+    result = invoke(bare_app(tmp_path, config), [], env)
     assert_usage_error(result, name)
     assert said in result.output
     assert "pw-of-the-proxy" not in result.output
@@ -517,8 +519,5 @@ def test_an_endpoint_redirecting_everything_is_exit_3_with_one_line(
         config = base_config(bucket, https) | transport
         config["CLOUDCOLLECT_ENDPOINT_URL"] = f"{'https' if https else 'http'}://{address}"
         result = invoke(bare_app(tmp_path, config), [])
-    assert result.exit_code == 3, (result.output, result.exception)
-    assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.output
-    assert re.search(rf"bucket '{bucket.name}' at .*: redirected \(HTTP 301\)", errors[0])
+    error = the_one_error_line(result, 3)
+    assert re.search(rf"bucket '{bucket.name}' at .*: redirected \(HTTP 301\)", error)
