@@ -37,7 +37,6 @@ from .. import redact
 from ..config import Settings
 from . import awsenv
 from .botocoreparams import api_params
-from .fasttransport import credentials_error
 from .retry import Retryable, RetryPolicy
 from .s3preflight import client_value_error
 from .transport import (
@@ -45,6 +44,7 @@ from .transport import (
     Response,
     SourceChanged,
     TransportError,
+    credentials_error,
     read_within_limit,
 )
 
@@ -130,9 +130,12 @@ class BotocoreTransport:
             if isinstance(cause, SourceChanged):
                 raise cause from None
             raise Retryable("ConnectionError", str(error)) from None
-        except (bce.NoCredentialsError, bce.PartialCredentialsError) as error:
-            raise credentials_error(error) from None
-        except (bce.CredentialRetrievalError, bce.TokenRetrievalError) as error:
+        except (
+            bce.NoCredentialsError,
+            bce.PartialCredentialsError,
+            bce.CredentialRetrievalError,
+            bce.TokenRetrievalError,
+        ) as error:
             raise credentials_error(error) from None
         answer: Response = self._raw.answer
         # An object's content is read here, within its limit; botocore reads the others itself.

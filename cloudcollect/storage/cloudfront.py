@@ -28,8 +28,8 @@ from ..baseurl import object_url
 from ..config import Settings
 from ..keys import quote_key
 from ..report import DELETED, UPLOADED, Report
-from .fasttransport import credentials_error
 from .s3errors import storage_error, translate_error
+from .transport import credentials_error
 
 MAX_PATHS = 3000
 

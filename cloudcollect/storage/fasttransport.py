@@ -43,7 +43,14 @@ from . import s3wire
 from .awsenv import Endpoint
 from .retry import Retryable, RetryPolicy
 from .sigv4 import Signer
-from .transport import FileSlice, Request, Response, TransportError, read_within_limit
+from .transport import (
+    FileSlice,
+    Request,
+    Response,
+    TransportError,
+    credentials_error,
+    read_within_limit,
+)
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -169,27 +176,6 @@ class FastTransport:
             raise credentials_error(error) from None
         redact.remember_credentials(frozen)  # a set refreshed since is scrubbed too
         return frozen
-
-
-def credentials_error(error: Exception) -> TransportError:
-    """The TransportError for credentials botocore's chain could not load or refresh,
-    whatever it raised: besides its own errors, a provider can raise OSError (a web
-    identity token file or a credential process's program that is missing) or ValueError
-    (a credential process printing no JSON, a container credentials URI on a host it
-    refuses). Only the error's class is told, as messages can quote a credential
-    process's output. Two kinds say more and name no secret: a PartialCredentialsError
-    names a provider and a setting ("... found in env, missing: AWS_SECRET_ACCESS_KEY"),
-    and an OSError the file it could not use."""
-    import botocore.exceptions
-
-    if isinstance(error, (botocore.exceptions.NoCredentialsError,)):
-        return TransportError("NoCredentialsError", "no AWS credentials found")
-    detail = type(error).__name__
-    if isinstance(error, botocore.exceptions.PartialCredentialsError):
-        detail += f": {error}"
-    elif isinstance(error, OSError) and error.filename is not None:
-        detail += f": {error.strerror}: {os.fsdecode(error.filename)!r}"
-    return TransportError("CredentialsError", f"credentials could not be loaded ({detail})")
 
 
 def _read_body(answer: Any, request: Request, where: str) -> bytes:

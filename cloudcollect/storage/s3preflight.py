@@ -109,7 +109,7 @@ def botocore_credentials(session: Any, environ: Mapping[str, str]) -> None:
         if resolved is None:
             return
         frozen = resolved.get_frozen_credentials()
-    except Exception:  # reported by the transport (``fasttransport.credentials_error``)
+    except Exception:  # reported by the transport (``transport.credentials_error``)
         return
     credentials = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
     check_credentials(credentials, str(getattr(resolved, "method", "botocore")), environ)

@@ -13,12 +13,14 @@ Two implementations, chosen by the rule in ``storage/awsenv.py`` (and the README
   not implement (FIPS, dual-stack, accelerate, another signature version...).
 
 Both answer the same way: a 2xx :class:`Response`, or :class:`TransportError` once the
-retry policy gives up (after retries, or at once for what is not retryable).
+retry policy gives up (after retries, or at once for what is not retryable). Both turn a
+failure of botocore's credential chain into the same error (:func:`credentials_error`).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -246,3 +248,24 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Close every connection; safe to call twice."""
+
+
+def credentials_error(error: Exception) -> TransportError:
+    """The TransportError for credentials botocore's chain could not load or refresh,
+    whatever it raised: besides its own errors, a provider can raise OSError (a web
+    identity token file or a credential process's program that is missing) or ValueError
+    (a credential process printing no JSON, a container credentials URI on a host it
+    refuses). Only the error's class is told, as messages can quote a credential
+    process's output. Two kinds say more and name no secret: a PartialCredentialsError
+    names a provider and a setting ("... found in env, missing: AWS_SECRET_ACCESS_KEY"),
+    and an OSError the file it could not use."""
+    import botocore.exceptions
+
+    if isinstance(error, (botocore.exceptions.NoCredentialsError,)):
+        return TransportError("NoCredentialsError", "no AWS credentials found")
+    detail = type(error).__name__
+    if isinstance(error, botocore.exceptions.PartialCredentialsError):
+        detail += f": {error}"
+    elif isinstance(error, OSError) and error.filename is not None:
+        detail += f": {error.strerror}: {os.fsdecode(error.filename)!r}"
+    return TransportError("CredentialsError", f"credentials could not be loaded ({detail})")
